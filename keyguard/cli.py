@@ -1,0 +1,95 @@
+"""The ``keyguard`` command: argument wiring only.
+
+Each sub-command lives in ``keyguard.commands.<name>`` and exposes
+``register(parser)`` (adds its arguments) and ``run(args) -> int``. Only the
+module of the command being run is imported, so ``keyguard scan --staged``
+(the pre-commit path) never pays for the API client or the report writers it
+does not use. Expected failures are ``KeyguardError``s: one line on stderr and
+their exit code; ``--debug`` shows the traceback of anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from keyguard import __version__
+from keyguard.errors import EXIT_INTERRUPTED, EXIT_USAGE, KeyguardError
+
+# name -> (module, one-line help). Order is the order shown in --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "scan": ("keyguard.commands.scan", "find FluxLoop keys in staged changes, files, history or stdin"),
+    "rules": ("keyguard.commands.rules", "list the rules or run their self-test"),
+    "baseline": ("keyguard.commands.baseline", "record current findings so later scans report only new ones"),
+    "whoami": ("keyguard.commands.whoami", "show which operator credential keyguard would use"),
+    "keys": ("keyguard.commands.keys", "key hygiene report for the tenant (alias: hygiene)"),
+    "revoke": ("keyguard.commands.revoke", "revoke one known key (argument or stdin)"),
+    "audit": ("keyguard.commands.audit", "scheduled CI audit: history scan, verify, hygiene, reports"),
+    "incident": ("keyguard.commands.incident", "leaked-key incident response for one key"),
+}
+ALIASES = {"hygiene": "keys"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one keyguard line and exit 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise KeyguardError(f"{self.prog}: {message} (see --help)", EXIT_USAGE)
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options every command takes."""
+    parser.add_argument("--debug", action="store_true", help="show a traceback on unexpected errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors and the report")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also show suppressed candidates and why")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``only``, just that sub-command is registered."""
+    parser = _Parser(prog="keyguard",
+                     description="Find FluxLoop API keys in git and keep the keys that exist healthy.")
+    parser.add_argument("--version", action="version", version=f"keyguard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module, help_text) in COMMANDS.items():
+        aliases = [a for a, target in ALIASES.items() if target == name]
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text, aliases=aliases, add_help=False)
+            continue
+        p = sub.add_parser(name, help=help_text, aliases=aliases, description=help_text)
+        add_common(p)
+        importlib.import_module(module).register(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``keyguard`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    only = ALIASES.get(first, first) if first in COMMANDS or first in ALIASES else None
+    debug = "--debug" in argv
+    try:
+        parser = build_parser(only)
+        args = parser.parse_args(argv)
+        if not getattr(args, "_module", None):
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        module = importlib.import_module(args._module)
+        return int(module.run(args) or 0)
+    except KeyguardError as exc:
+        if debug:
+            raise
+        print(f"keyguard: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("keyguard: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # an unexpected failure: one line, no traceback
+        if debug:
+            raise
+        print(f"keyguard: internal error: {type(exc).__name__} (run again with --debug for details)",
+              file=sys.stderr)
+        return EXIT_USAGE

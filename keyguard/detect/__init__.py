@@ -1,0 +1,1 @@
+"""Detection: rule packs, the hot scanning loop, placeholder filters, decoders, JWT."""

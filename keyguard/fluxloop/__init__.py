@@ -1,0 +1,1 @@
+"""The FluxLoop API: operator credentials, HTTP client, verify, revoke, hygiene."""

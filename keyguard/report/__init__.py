@@ -1,0 +1,1 @@
+"""Report writers: text (rich), JSON, SARIF 2.1.0 and Markdown."""

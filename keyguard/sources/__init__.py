@@ -1,0 +1,1 @@
+"""Sources of text to scan: staged changes, the working tree, git history, stdin."""

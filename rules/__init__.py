@@ -1,0 +1,1 @@
+"""The bundled rule packs (``*.toml``); installed as the ``keyguard.rules`` package."""
