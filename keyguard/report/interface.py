@@ -1,0 +1,68 @@
+"""The contract of report writers and the choice of format.
+
+A writer turns a ``ScanReport`` into text on a stream. Formats are an enum
+mapped to modules, so adding a format is adding a module and a member.
+``write_report`` writes to stdout or, with ``output``, to a file atomically
+(temp file + rename: a half-written report never replaces a good one).
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import TextIO
+
+from keyguard.model import ScanReport
+
+
+class Format(str, enum.Enum):
+    """Output formats; each value names the module ``keyguard.report.<value>``."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+    MARKDOWN = "markdown"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How to write a report."""
+
+    show_secrets: bool = False
+    """Write full secret values (only when the user asked with --show-secrets)."""
+    verbose: bool = False
+    """Also list suppressed candidates with their reasons."""
+    color: bool | None = None
+    """Force colour on/off; None lets rich decide (terminal, NO_COLOR)."""
+
+
+def write_report(report: ScanReport, fmt: Format | str, output: str | None = None,
+                 options: ReportOptions = ReportOptions()) -> None:
+    """Write ``report`` in ``fmt`` to stdout, or atomically to the file ``output``."""
+    fmt = Format(fmt)
+    writer = importlib.import_module(f"keyguard.report.{fmt.value}")
+    if output is None or output == "-":
+        writer.write(report, sys.stdout, options)
+        sys.stdout.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(output))
+    fd, tmp = tempfile.mkstemp(prefix=".keyguard-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
+            writer.write(report, stream, options)
+        os.replace(tmp, output)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write(report: ScanReport, stream: TextIO, options: ReportOptions) -> None:  # pragma: no cover
+    """Signature every writer module implements (this one is documentation only)."""
+    raise NotImplementedError

@@ -1,0 +1,86 @@
+"""Shared pytest fixtures: real git repositories in temp dirs, run with the real git."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import keys`
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Tests must not see the developer's git config or identity.
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Committer", "GIT_COMMITTER_EMAIL": "committer@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+class Repo:
+    """A real git repository in a temp dir, driven with the real git."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def git(self, *args: str, input: bytes | None = None, check: bool = True) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(GIT_ENV)
+        env["HOME"] = str(self.path.parent / "home")
+        r = subprocess.run(["git", *args], cwd=self.path, input=input, env=env,
+                           capture_output=True, check=False)
+        if check and r.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed: {r.stderr.decode(errors='replace')}")
+        return r.stdout.decode(errors="replace")
+
+    def write(self, rel: str, content: str | bytes) -> Path:
+        p = self.path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            p.write_bytes(content.encode("utf-8"))
+        else:
+            p.write_bytes(content)
+        return p
+
+    def commit(self, message: str = "change", *paths: str) -> str:
+        self.git("add", *(paths or ["-A"]))
+        self.git("commit", "-q", "--no-verify", "-m", message)
+        return self.git("rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    """An empty repository with branch ``main`` and no commits."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    (tmp_path / "home").mkdir()
+    r = Repo(path)
+    r.git("init", "-q", "-b", "main")
+    r.git("config", "user.name", "Test Author")
+    r.git("config", "user.email", "author@example.com")
+    r.git("config", "commit.gpgsign", "false")
+    return r
+
+
+def run_keyguard(*args: str, cwd: Path, input: bytes | None = None, env: dict | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real ``keyguard`` command line in a subprocess (text output)."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    e.update(GIT_ENV)
+    e.pop("FLUXLOOP_API_KEY", None)
+    e.pop("FLUXLOOP_TOKEN", None)
+    e.setdefault("NO_COLOR", "1")
+    if env:
+        e.update(env)
+    return subprocess.run([sys.executable, "-m", "keyguard", *args], cwd=cwd, input=input,
+                          env=e, capture_output=True, timeout=timeout)
+
+
+@pytest.fixture
+def keyguard():
+    """The ``run_keyguard`` helper as a fixture."""
+    return run_keyguard
