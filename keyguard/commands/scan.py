@@ -161,12 +161,7 @@ def _make_source(args, cwd: Path):
         if args.pre_push:
             if args.paths:
                 raise UsageError("--pre-push takes no PATH")
-            from_ref = os.environ.get("PRE_COMMIT_FROM_REF") or os.environ.get("PRE_COMMIT_SOURCE")
-            to_ref = os.environ.get("PRE_COMMIT_TO_REF") or os.environ.get("PRE_COMMIT_ORIGIN")
-            if not to_ref:
-                raise UsageError("--pre-push needs PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF "
-                                 "(run it from pre-commit's pre-push stage)")
-            rev_range = gitcmd.push_range(root, from_ref, to_ref)
+            rev_range = push_range(os.environ)
         elif args.paths:
             if len(args.paths) > 1:
                 raise UsageError("--history takes one revision RANGE")
@@ -183,6 +178,33 @@ def _make_source(args, cwd: Path):
         if not p.exists() and not p.is_symlink():
             raise UsageError(f"{p}: no such file or folder")
     return WorktreeSource(root or cwd, paths=paths or None, in_repo=root is not None), root
+
+
+ZERO_SHA = "0" * 40
+
+
+def push_range(environ) -> str:
+    """The revision range a pre-push hook must scan, from pre-commit's variables.
+
+    pre-commit sets PRE_COMMIT_FROM_REF/TO_REF (legacy: ORIGIN/SOURCE) when the
+    remote has a base; when the push holds the branch's root commit it sets
+    neither (all_files) and only PRE_COMMIT_LOCAL_BRANCH: then the whole branch.
+    """
+    from keyguard.errors import UsageError
+
+    from_ref = environ.get("PRE_COMMIT_FROM_REF") or environ.get("PRE_COMMIT_ORIGIN")
+    to_ref = environ.get("PRE_COMMIT_TO_REF") or environ.get("PRE_COMMIT_SOURCE")
+    if to_ref:
+        if not from_ref or from_ref == ZERO_SHA:
+            return to_ref
+        return f"{from_ref}..{to_ref}"
+    local = environ.get("PRE_COMMIT_LOCAL_BRANCH")
+    if local:
+        return local
+    if environ.get("PRE_COMMIT") == "1":
+        return "HEAD"
+    raise UsageError("--pre-push needs PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF "
+                     "(run it from pre-commit's pre-push stage, or use --history RANGE)")
 
 
 def _load_config(args, root):
