@@ -262,3 +262,5 @@ class ScanReport:
     """Repository root (for repo-relative URIs)."""
     command: str = ""
     """The command line that produced it (secrets removed)."""
+    tenant: str = ""
+    """The FluxLoop tenant the hygiene findings belong to (names keys in SARIF), if known."""
