@@ -1,0 +1,391 @@
+"""The FluxLoop HTTP client: the four endpoints of the key-management API, with bounded retries.
+
+Plain ``urllib.request``: a timeout on every call, HTTPS certificate checks on
+(the default SSL context), proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
+(urllib's ``ProxyHandler`` reads them), and redirects *not* followed, because
+urllib would resend the ``Authorization`` header to wherever a redirect points.
+
+Retries (``RetryPolicy``): 5xx, connection resets/drops and timeouts back off
+exponentially; 429 waits ``Retry-After`` (capped). Every loop is bounded by a
+number of attempts and a total wait. When the answer could not be learned the
+client raises ``ApiUnavailable`` (callers turn it into status ``unknown``,
+never ``invalid``). Secrets travel only in the ``Authorization`` header; any
+text from the server is scrubbed of the bearer before it reaches a message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import logging
+import random
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Callable, Mapping
+from urllib.parse import quote, urlencode
+
+from keyguard import __version__
+from keyguard.errors import ApiError, CredentialError
+from keyguard.fluxloop import records
+from keyguard.fluxloop.credentials import ApiSettings, Credential
+from keyguard.model import KeyRecord, Verification
+from keyguard.redact import scrub
+
+log = logging.getLogger("keyguard.fluxloop")
+
+MAX_BODY = 16 * 1024 * 1024
+"""Largest response body read (bytes); more is an error, not a memory blow-up."""
+MAX_PAGES = 10_000
+"""Bound on list pages followed (500 keys each at most: far beyond any tenant)."""
+
+STATUS_BY_DESCRIPTION = {
+    "Invalid API key": "invalid",
+    "API key has expired": "expired",
+    "API key has been revoked": "revoked",
+}
+"""``401 invalid_token`` descriptions of auth/status and the key status each means."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait for the API and how often to try again."""
+
+    timeout: float = 10.0
+    """Seconds for each connect/read."""
+    max_attempts: int = 4
+    """Attempts per call, the first one included."""
+    backoff: float = 0.5
+    """First back-off delay in seconds; doubles each retry (with jitter)."""
+    max_backoff: float = 8.0
+    """Cap on one back-off delay."""
+    max_retry_after: float = 30.0
+    """Cap on a 429/503 ``Retry-After`` wait."""
+    max_total_wait: float = 60.0
+    """Cap on the sum of all waits of one call; past it the call gives up."""
+
+
+class ApiHTTPError(ApiError):
+    """The API answered with an error status (4xx, or a redirect it should not give)."""
+
+    def __init__(self, message: str, status: int, error: str = "", description: str = "",
+                 required: tuple[str, ...] = (), provided: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.description = description
+        self.required = required
+        self.provided = provided
+
+
+class InsufficientScope(ApiHTTPError):
+    """403 ``insufficient_scope``: the token lacks a permission (``required``)."""
+
+
+class NotFound(ApiHTTPError):
+    """404 ``not_found``."""
+
+
+class TokenRejected(ApiHTTPError):
+    """401 ``invalid_token`` for a found key used as the bearer (invalid, expired or revoked)."""
+
+
+class ApiUnavailable(ApiError):
+    """No answer could be learned (network, timeouts, 5xx or 429 after every retry)."""
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    headers: Mapping[str, str]
+    body: object
+    """Parsed JSON, or None when the body was empty or not JSON."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Do not follow redirects: urllib would carry the Authorization header to the new place."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D401 - urllib API
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class FluxLoopClient:
+    """Calls the FluxLoop API at ``endpoint``; the operator credential is optional until needed."""
+
+    def __init__(self, endpoint: str, credential: Credential | None = None, *,
+                 credential_error: CredentialError | None = None, policy: RetryPolicy = RetryPolicy(),
+                 sleep: Callable[[float], None] = time.sleep):
+        self.endpoint = endpoint.rstrip("/")
+        self.credential = credential
+        self.credential_error = credential_error
+        self.policy = policy
+        self._sleep = sleep
+        self._ssl = ssl.create_default_context()  # certificate and host name checks on
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings, policy: RetryPolicy = RetryPolicy(), **kw) -> "FluxLoopClient":
+        """A client for resolved ``ApiSettings`` (see ``credentials.resolve``)."""
+        return cls(settings.endpoint, settings.credential, credential_error=settings.error, policy=policy, **kw)
+
+    def __repr__(self) -> str:
+        src = self.credential.source if self.credential else "none"
+        return f"FluxLoopClient(endpoint={self.endpoint!r}, credential from {src})"
+
+    # -- the operator credential ------------------------------------------------------------
+    @property
+    def operator(self) -> Credential:
+        """The operator credential; CredentialError (why there is none) when there is none."""
+        if self.credential is None:
+            raise self.credential_error or CredentialError("no FluxLoop operator credential")
+        return self.credential
+
+    # -- transport --------------------------------------------------------------------------
+    def _open(self, method: str, url: str, token: str) -> _Response:
+        """One HTTP exchange; raises OSError-family errors for transport failures."""
+        req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+        req.add_header("Authorization", f"Bearer {token}")
+        req.add_header("Accept", "application/json")
+        req.add_header("User-Agent", f"keyguard/{__version__}")
+        if method == "POST":
+            req.add_header("Content-Type", "application/json")
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self._ssl), _NoRedirect())
+        try:
+            resp = opener.open(req, timeout=self.policy.timeout)
+        except urllib.error.HTTPError as exc:  # an error status is still an answer
+            resp = exc
+        with resp:
+            raw = resp.read(MAX_BODY + 1)
+            status = resp.status if hasattr(resp, "status") and resp.status else resp.code
+            headers = {k.lower(): v for k, v in (resp.headers or {}).items()}
+        if len(raw) > MAX_BODY:
+            raise ApiError(f"{method} {_path_of(url)}: response larger than {MAX_BODY // (1024 * 1024)} MB")
+        body = None
+        if raw.strip():
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                body = None
+        return _Response(status, headers, body)
+
+    def _call(self, method: str, path: str, token: str, query: Mapping[str, object] | None = None) -> _Response:
+        """``method path`` with bounded retries; the last answer, or ApiUnavailable."""
+        url = self.endpoint + path + (("?" + urlencode(query)) if query else "")
+        p = self.policy
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            delay: float | None = None
+            try:
+                resp = self._open(method, url, token)
+            except urllib.error.URLError as exc:  # wraps connect-time failures
+                reason = exc.reason
+                if isinstance(reason, ssl.SSLError):
+                    raise ApiError(f"{method} {path}: TLS failure talking to {self.endpoint} "
+                                   f"({type(reason).__name__}: {getattr(reason, 'reason', '') or reason})") from None
+                if isinstance(reason, socket.gaierror):
+                    raise ApiUnavailable(f"{method} {path}: cannot resolve the host of {self.endpoint}") from None
+                if isinstance(reason, ValueError) or not isinstance(reason, (OSError, TimeoutError)):
+                    raise ApiError(f"{method} {path}: cannot reach {self.endpoint} ({reason})") from None
+                what = _describe_oserror(reason)
+            except (TimeoutError, socket.timeout):
+                what = f"timed out after {p.timeout:g}s"
+            except (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionError) as exc:
+                what = _describe_oserror(exc)
+            except (http.client.HTTPException, OSError) as exc:
+                what = f"connection failed ({type(exc).__name__})"
+            else:
+                if resp.status == 429 or resp.status >= 500:
+                    what = f"HTTP {resp.status}"
+                    if resp.status in (429, 503):
+                        ra = _retry_after(resp.headers.get("retry-after"))
+                        if ra is not None:
+                            delay = min(ra, p.max_retry_after)
+                else:
+                    return resp
+            if delay is None:
+                base = min(p.max_backoff, p.backoff * (2 ** (attempt - 1)))
+                delay = base * (0.5 + random.random() / 2)
+            if attempt >= p.max_attempts or waited + delay > p.max_total_wait:
+                raise ApiUnavailable(f"{method} {path}: {what} (gave up after {attempt} attempt"
+                                     f"{'s' if attempt != 1 else ''}, {waited:.1f}s waited)")
+            log.debug("%s %s: %s; retry %d in %.2fs", method, path, what, attempt, delay)
+            self._sleep(delay)
+            waited += delay
+
+    def _error(self, resp: _Response, what: str, token: str, who: str) -> ApiHTTPError:
+        """The right ApiHTTPError for an error answer; server text scrubbed of ``token``."""
+        body = resp.body if isinstance(resp.body, dict) else {}
+        err = scrub(str(body.get("error") or ""), [token])[:100]
+        desc = scrub(str(body.get("error_description") or body.get("message") or ""), [token])[:300]
+        required = tuple(str(x) for x in body.get("required") or () if isinstance(x, str))
+        provided = tuple(str(x) for x in body.get("provided") or () if isinstance(x, str))
+        if resp.status == 403:
+            need = ", ".join(required) or "a permission it does not have"
+            has = ", ".join(provided) or "none listed"
+            return InsufficientScope(f"{what}: {who} lacks the {need} permission (it has: {has})",
+                                     403, err, desc, required, provided)
+        if resp.status == 404:
+            return NotFound(f"{what}: not found" + (f" ({desc})" if desc else ""), 404, err, desc)
+        if 300 <= resp.status < 400:
+            return ApiHTTPError(f"{what}: the API answered with a redirect (HTTP {resp.status}); keyguard does "
+                                f"not send credentials on redirects: set the endpoint to the final URL",
+                                resp.status, err, desc)
+        text = f"{err}: {desc}" if err and desc else (err or desc or "no details")
+        return ApiHTTPError(f"{what}: HTTP {resp.status} ({text})", resp.status, err, desc)
+
+    def _operator_call(self, method: str, path: str, what: str, query=None) -> _Response:
+        """A call with the operator credential: 401 stops with a message naming its source."""
+        cred = self.operator
+        resp = self._call(method, path, cred.token, query)
+        if resp.status == 401:
+            body = resp.body if isinstance(resp.body, dict) else {}
+            desc = scrub(str(body.get("error_description") or "rejected"), [cred.token])[:200]
+            raise CredentialError(f"the FluxLoop API rejected the operator credential from {cred.source} "
+                                  f"({desc}); fix or replace it")
+        if resp.status != 200:
+            raise self._error(resp, what, cred.token, f"the operator credential from {cred.source}")
+        return resp
+
+    def _key_call(self, method: str, path: str, what: str, token: str, query=None) -> _Response:
+        """A call with a found key as the bearer: 401 is ``TokenRejected`` (the key's state)."""
+        resp = self._call(method, path, token, query)
+        if resp.status == 401:
+            body = resp.body if isinstance(resp.body, dict) else {}
+            desc = scrub(str(body.get("error_description") or ""), [token])[:200]
+            raise TokenRejected(f"{what}: the key was rejected ({desc or 'invalid_token'})", 401,
+                                str(body.get("error") or ""), desc)
+        if resp.status != 200:
+            raise self._error(resp, what, token, "the key itself")
+        return resp
+
+    # -- endpoints --------------------------------------------------------------------------
+    def auth_status(self, token: str) -> Verification:
+        """Is ``token`` live? 200 -> live (with its record), 401 -> invalid/expired/revoked, else unknown."""
+        try:
+            resp = self._call("GET", "/api/v1/auth/status", token)
+        except ApiUnavailable as exc:
+            return Verification(status="unknown", reason=str(exc))
+        except ApiError as exc:
+            return Verification(status="unknown", reason=str(exc))
+        if resp.status == 200:
+            try:
+                ident = records.identity(resp.body)
+            except ApiError as exc:
+                return Verification(status="live", reason=f"live, but {exc}")
+            k = ident.key
+            return Verification(status="live", key_id=k.id, name=k.name, tenant=ident.tenant,
+                                account=ident.account, type=k.type, permissions=k.permissions,
+                                projects=k.projects, expires_at=k.expires_at)
+        body = resp.body if isinstance(resp.body, dict) else {}
+        desc = str(body.get("error_description") or "")
+        if resp.status == 401 and body.get("error") == "invalid_token" and desc in STATUS_BY_DESCRIPTION:
+            return Verification(status=STATUS_BY_DESCRIPTION[desc], reason=desc)
+        shown = scrub(f"{body.get('error') or ''} {desc}".strip(), [token])[:200]
+        return Verification(status="unknown", reason=f"GET /api/v1/auth/status: HTTP {resp.status}"
+                                                     + (f" ({shown})" if shown else ""))
+
+    def identify(self, token: str) -> records.Identity:
+        """The identity of ``token`` (a found key); TokenRejected/ApiUnavailable when it has none."""
+        resp = self._key_call("GET", "/api/v1/auth/status", "auth/status", token)
+        return records.identity(resp.body)
+
+    def whoami(self) -> records.Identity:
+        """The identity of the operator credential (401 -> CredentialError naming its source)."""
+        resp = self._operator_call("GET", "/api/v1/auth/status", "auth/status")
+        return records.identity(resp.body)
+
+    def list_keys(self, tenant: str, *, limit: int | None = None) -> list[KeyRecord]:
+        """Every key of ``tenant`` (needs manage_keys), following ``X-Next-Cursor`` pages."""
+        path = f"/api/v1/tenant/{quote(tenant, safe='')}/api-keys/list"
+        out: list[KeyRecord] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            query: dict[str, object] = {}
+            if limit is not None:
+                query["limit"] = limit
+            if cursor is not None:
+                query["cursor"] = cursor
+            resp = self._operator_call("GET", path, f"list the keys of tenant '{tenant}'", query or None)
+            if not isinstance(resp.body, list):
+                raise ApiError(f"unexpected API response for the key list of '{tenant}': expected a JSON array")
+            out.extend(records.key_record(d, "a key of the list") for d in resp.body)
+            cursor = resp.headers.get("x-next-cursor") or None
+            if cursor is None:
+                return out
+            if cursor in seen:
+                raise ApiError(f"the key list of '{tenant}' repeats a page cursor; stopped after {len(out)} keys")
+            seen.add(cursor)
+        raise ApiError(f"the key list of '{tenant}' has more than {MAX_PAGES} pages; stopped")
+
+    def revoke(self, tenant: str, key_id: str, *, token: str | None = None) -> bool:
+        """Revoke ``key_id``: with the operator credential, or (``token``) the key revoking itself.
+
+        Returns True when the key was already revoked. Raises InsufficientScope,
+        NotFound, TokenRejected (self only), ApiUnavailable.
+        """
+        path = f"/api/v1/tenant/{quote(tenant, safe='')}/api-keys/{quote(key_id, safe='')}/revoke"
+        what = f"revoke {key_id}"
+        resp = (self._key_call("POST", path, what, token) if token is not None
+                else self._operator_call("POST", path, what))
+        body = resp.body if isinstance(resp.body, dict) else {}
+        if body.get("success") is not True:
+            raise ApiError(f"{what}: the API did not confirm the revocation")
+        return body.get("already_revoked") is True
+
+    def usage(self, tenant: str, key_id: str, *, days: int = 30, token: str | None = None) -> records.KeyUsage:
+        """Usage of ``key_id`` over ``days`` (operator with manage_keys, or the key itself)."""
+        path = f"/api/v1/tenant/{quote(tenant, safe='')}/api-keys/{quote(key_id, safe='')}/usage"
+        what = f"usage of {key_id}"
+        q = {"days": days}
+        resp = (self._key_call("GET", path, what, token, q) if token is not None
+                else self._operator_call("GET", path, what, q))
+        return records.key_usage(resp.body)
+
+
+def _path_of(url: str) -> str:
+    from urllib.parse import urlsplit
+    return urlsplit(url).path
+
+
+def _describe_oserror(exc: BaseException) -> str:
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "timed out"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "connection closed without a response"
+    if isinstance(exc, http.client.IncompleteRead):
+        return "connection closed mid-response"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset"
+    return f"connection failed ({type(exc).__name__})"
+
+
+def client_from_args(args, *, require_operator: bool = True) -> FluxLoopClient:
+    """Build the client from ``--api-key``/``--profile``/``--api-endpoint`` (see ``options``)."""
+    from keyguard.fluxloop.options import client_from_args as build
+    return build(args, require_operator=require_operator)

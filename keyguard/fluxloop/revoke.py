@@ -1,0 +1,149 @@
+"""Revocation: switch off live leaked keys, each exactly once.
+
+A key is revoked with the operator credential when that credential holds
+``manage_keys`` in the key's tenant; otherwise (or when the API refuses the
+operator) the key revokes itself, its own value as the bearer, which the API
+allows. Revocation is idempotent on the server (``already_revoked: true``), and
+keyguard also never sends a second revoke for a key it has handled in the run.
+Every finding holding a revoked key gets the same ``Revocation``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from keyguard.errors import ApiError, CredentialError
+from keyguard.model import Finding, Revocation, Verification
+
+Confirm = Callable[[list[Finding]], bool]
+DONE = ("revoked", "already_revoked")
+"""Outcomes after which a key is off."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def operator_identity(client):
+    """``(Identity | None, note)``: who the operator is, or why it cannot revoke for others."""
+    from keyguard.fluxloop.client import ApiUnavailable
+
+    if getattr(client, "credential", None) is None:
+        return None, "no operator credential"
+    try:
+        return client.whoami(), ""
+    except (CredentialError, ApiUnavailable, ApiError) as exc:
+        return None, str(exc)
+
+
+def plan_via(verification: Verification, operator) -> str:
+    """``operator`` when ``operator`` (an Identity) may revoke keys of the key's tenant, else ``self``."""
+    if operator is not None and operator.tenant == verification.tenant and operator.can("manage_keys"):
+        return "operator"
+    return "self"
+
+
+def why_self(verification: Verification, operator, note: str = "") -> str:
+    """Why the key revokes itself rather than the operator doing it (one line)."""
+    if operator is None:
+        return f"operator credential not used: {note or 'none'}"
+    if operator.tenant != verification.tenant:
+        return f"operator credential belongs to tenant '{operator.tenant}', not '{verification.tenant}'"
+    return "operator credential lacks manage_keys"
+
+
+def revoke_key(client, secret: str, verification: Verification, *, operator=None,
+               dry_run: bool = False) -> Revocation:
+    """Revoke one live key identified by ``verification`` (tenant and key id); never raises ApiError."""
+    from keyguard.fluxloop.client import ApiUnavailable, TokenRejected
+
+    if verification.status != "live":
+        return Revocation("failed", reason=f"the key is {verification.status}, not live")
+    if not verification.key_id or not verification.tenant:
+        return Revocation("failed", reason="the API did not say which key this is (no id or tenant)")
+    via = plan_via(verification, operator)
+    if dry_run:
+        return Revocation("would_revoke", via=via)
+    note = ""
+    if via == "operator":
+        try:
+            already = client.revoke(verification.tenant, verification.key_id)
+            return Revocation("already_revoked" if already else "revoked", at=_now(), via="operator")
+        except ApiUnavailable as exc:
+            return Revocation("failed", via="operator", reason=str(exc))
+        except (CredentialError, ApiError) as exc:
+            note = f"operator refused ({exc}); "  # fall through: the key revokes itself
+    try:
+        already = client.revoke(verification.tenant, verification.key_id, token=secret)
+        return Revocation("already_revoked" if already else "revoked", at=_now(), via="self",
+                          reason=note.rstrip("; "))
+    except TokenRejected as exc:
+        if exc.description == "API key has been revoked":
+            return Revocation("already_revoked", at=_now(), via="self", reason=note + "revoked meanwhile")
+        return Revocation("failed", via="self", reason=note + str(exc))
+    except ApiError as exc:
+        return Revocation("failed", via="self", reason=note + str(exc))
+
+
+def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: Confirm | None = None,
+                    dry_run: bool = False) -> list[Finding]:
+    """Revoke every live key among ``findings`` once; record the ``Revocation`` on each finding of it.
+
+    Unverified findings are verified first. ``operator`` is the operator's
+    ``Identity`` (looked up from the client's credential when None).
+    ``confirm(keys)`` gets one finding per key to revoke and returns True to go
+    ahead (False records ``declined``); it is not asked on a dry run.
+    """
+    if any(f.verification is None for f in findings):
+        from keyguard.fluxloop.verify import verify_findings
+        todo = [f for f in findings if f.verification is None]
+        verified = iter(verify_findings(todo, client))
+        findings = [next(verified) if f.verification is None else f for f in findings]
+
+    # One representative finding per live key not already switched off in this run.
+    keys: dict[str, Finding] = {}
+    for f in findings:
+        v = f.verification
+        if v is None or v.status != "live" or f.secret in keys:
+            continue
+        if f.revocation is not None and f.revocation.outcome in DONE:
+            continue
+        keys[f.secret] = f
+    if not keys:
+        return list(findings)
+
+    op_note = ""
+    if operator is None:
+        operator, op_note = operator_identity(client)
+
+    results: dict[str, Revocation] = {}
+    if not dry_run and confirm is not None and not confirm(list(keys.values())):
+        results = {s: Revocation("declined", reason="not confirmed") for s in keys}
+    else:
+        by_id: dict[tuple[str, str], Revocation] = {}
+        for secret, f in keys.items():
+            v: Verification = f.verification  # type: ignore[assignment]
+            ident = (v.tenant, v.key_id)
+            if v.key_id and ident in by_id:  # two values of one key id: one revoke
+                results[secret] = by_id[ident]
+                continue
+            rev = revoke_key(client, secret, v, operator=operator, dry_run=dry_run)
+            if rev.via == "self" and not rev.reason:
+                rev = replace(rev, reason=why_self(v, operator, op_note))
+            results[secret] = rev
+            if v.key_id:
+                by_id[ident] = rev
+    return [replace(f, revocation=results[f.secret]) if f.secret in results and
+            not (f.revocation is not None and f.revocation.outcome in DONE) else f
+            for f in findings]
+
+
+def live_keys(findings: Sequence[Finding]) -> list[Finding]:
+    """One finding per distinct live key (the first seen)."""
+    seen: dict[str, Finding] = {}
+    for f in findings:
+        if f.verification is not None and f.verification.status == "live":
+            seen.setdefault(f.secret, f)
+    return list(seen.values())

@@ -1,0 +1,48 @@
+"""Verification: ask the API whether each found key is live, each distinct key once per run.
+
+``verify_findings`` calls ``GET /api/v1/auth/status`` with every distinct found
+key as the bearer (a bounded thread pool), and returns the findings with
+``verification`` filled; a live key's severity is raised one step. A status
+that could not be learned is ``unknown`` with the reason, never ``invalid``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Sequence
+
+from keyguard.model import Finding, Verification
+
+
+def verify_keys(secrets: Sequence[str], client, *, max_workers: int = 8) -> dict[str, Verification]:
+    """``{secret: Verification}`` for each distinct secret (one auth/status call each)."""
+    distinct = list(dict.fromkeys(s for s in secrets if s))
+    if not distinct:
+        return {}
+
+    def one(secret: str) -> Verification:
+        try:
+            return client.auth_status(secret)
+        except Exception as exc:  # never let one key sink the run; never leak it either
+            return Verification(status="unknown", reason=f"verification failed ({type(exc).__name__})")
+
+    workers = max(1, min(max_workers, len(distinct)))
+    if workers == 1:
+        return {s: one(s) for s in distinct}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keyguard-verify") as pool:
+        return dict(zip(distinct, pool.map(one, distinct)))
+
+
+def verify_findings(findings: list[Finding], client, *, max_workers: int = 8) -> list[Finding]:
+    """The findings with ``verification`` set (each distinct key asked once); live keys raised a severity."""
+    results = verify_keys([f.secret for f in findings], client, max_workers=max_workers)
+    out = []
+    for f in findings:
+        v = results.get(f.secret)
+        if v is None:
+            out.append(f)
+            continue
+        severity = f.severity.raised() if v.status == "live" else f.severity
+        out.append(replace(f, verification=v, severity=severity))
+    return out
