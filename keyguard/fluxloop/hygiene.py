@@ -122,7 +122,7 @@ def check_key(key: KeyRecord, policy: HygienePolicy = HygienePolicy(), now: floa
 
     broad = _over_broad(key)
     if broad:
-        add("over-broad", broad[0], f"over-broad: {broad[1]}")
+        add("over-broad", broad[0], broad[1])
     if key.expires_at is None:
         if key.type == "service-account":
             add("service-account-never-expires", Severity.LOW, "service account key never expires")
