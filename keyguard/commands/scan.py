@@ -52,15 +52,8 @@ def register(p: argparse.ArgumentParser) -> None:
     api.add_argument("--revoke", action="store_true", help="revoke every live found key (implies --verify)")
     api.add_argument("--yes", action="store_true", help="revoke without asking")
     api.add_argument("--dry-run", action="store_true", help="with --revoke: show what would be revoked")
+    from keyguard.fluxloop.options import add_api_options
     add_api_options(api)
-
-
-def add_api_options(group) -> None:
-    """The operator-credential options shared by every command that calls the API."""
-    group.add_argument("--api-key", metavar="KEY", help="operator credential (else FLUXLOOP_API_KEY, "
-                       "FLUXLOOP_TOKEN, then ~/.fluxloop/credentials)")
-    group.add_argument("--profile", metavar="NAME", help="profile in ~/.fluxloop/credentials")
-    group.add_argument("--api-endpoint", metavar="URL", help="API base URL (else FLUXLOOP_API_ENDPOINT)")
 
 
 def run(args: argparse.Namespace) -> int:
