@@ -1,0 +1,166 @@
+"""Text writer: what a developer reads in a terminal or in pre-commit's captured output."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import struct
+import termios
+import threading
+
+import pytest
+
+from keyguard.model import ScanReport
+from keyguard.redact import redact
+from keyguard.report import text
+from keyguard.report.interface import ReportOptions
+from test_report_samples import COMMIT, render, rich_report
+
+ESC = "\x1b["
+
+
+def on_a_terminal(report: ScanReport, columns: int = 120, **options) -> str:
+    """Write the report to a real pseudo-terminal and return what the terminal received."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO once the slave side is closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    with open(slave, "w", encoding="utf-8", closefd=True) as stream:
+        text.write(report, stream, ReportOptions(**options))
+    reader.join(timeout=10)
+    os.close(master)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def test_plain_report_has_what_a_user_needs():
+    report, secrets = rich_report("history")
+    out = render(text, report)
+    assert ESC not in out
+    for key in secrets:
+        assert key not in out
+        assert redact(key) in out
+    lines = out.splitlines()
+    # grouped by file: each path is a line of its own, followed by its findings
+    assert lines[0] == "app/settings.py"
+    assert "old/config.yaml" in lines and "weird|name`x`.md" in lines
+    head = next(line for line in lines if "fluxloop-prod-key" in line)
+    assert "7:15" in head and "CRITICAL" in head
+    assert "found base64-encoded" in out
+    assert f"history: commit {COMMIT[:10]} by Test Author <author@example.com> on 2024-04-01" in out
+    assert "removed since" in out
+    assert 'verified: live: key "Prod deploy" (key_live1) in tenant acme, permissions ' \
+           "read_scenarios, manage_keys" in out
+    assert "verified: expired" in out
+    assert "revocation: revoked at 2024-05-01T10:00:00Z via operator" in out
+    # the fix: the rule's own remediation, env var / .fluxloop/.env, .gitignore, rotation
+    fix = out[out.index("How to fix"):]
+    assert report.findings[0].remediation in fix
+    assert "FLUXLOOP_API_KEY" in fix and ".fluxloop/.env" in fix and ".gitignore" in fix
+    assert "Rotate the key" in fix and "history" in fix
+    assert "warning: skipped big.bin: larger than 10 MB" in out
+    assert lines[-1] == ("4 findings (1 critical, 3 high); 2 allowed, 1 baselined, 1 suppressed, "
+                         "1 stale baseline entry; 2 unhealthy keys (1 high, 1 medium); 1 warning")
+
+
+def test_show_secrets_prints_the_full_keys():
+    report, secrets = rich_report("worktree")
+    out = render(text, report, show_secrets=True)
+    for key in secrets:
+        assert key in out
+
+
+def test_plain_output_does_not_depend_on_the_terminal_width(monkeypatch):
+    report, _ = rich_report("history")
+    monkeypatch.setenv("COLUMNS", "40")
+    narrow = render(text, report)
+    monkeypatch.setenv("COLUMNS", "250")
+    wide = render(text, report)
+    assert narrow == wide
+    assert all(line == line.rstrip() for line in narrow.splitlines())
+    long_line = next(line for line in narrow.splitlines() if "Move the key out of the code" in line)
+    assert long_line.endswith("which is never committed.")  # not wrapped
+
+
+def test_verbose_lists_suppressed_candidates_with_reasons():
+    report, _ = rich_report("worktree")
+    assert "documentation placeholder" not in render(text, report)
+    out = render(text, report, verbose=True)
+    assert "docs/setup.md:12  flux_dev_abc1…mno3  documentation placeholder" in out
+
+
+def test_hygiene_findings_render_as_a_table():
+    report, _ = rich_report("hygiene")
+    report.findings = []
+    out = render(text, report)
+    lines = out.splitlines()
+    header = next(line for line in lines if "check" in line and "owner" in line)
+    for column in ("severity", "key id", "name", "hint", "owner", "message"):
+        assert column in header
+    row = next(line for line in lines if "never-expires" in line)
+    for cell in ("medium", "key_abc123", "CI/CD Pipeline", "flux_ci_****...x2q9",
+                 "ops@example.com", "fails the never-expires check"):
+        assert cell in row
+    assert "No FluxLoop keys found" not in out and "How to fix" not in out
+    assert lines[-1] == "2 unhealthy keys (1 high, 1 medium); 1 warning"
+
+
+def test_a_clean_scan_says_so():
+    out = render(text, ScanReport(kind="staged", allowed=1))
+    assert out.splitlines()[0] == "No FluxLoop keys found."
+    assert out.splitlines()[-1] == ("0 findings; 1 allowed, 0 baselined, 0 suppressed, "
+                                    "0 stale baseline entries")
+
+
+def test_terminal_gets_colour(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    report, secrets = rich_report("worktree")
+    out = on_a_terminal(report)
+    assert ESC in out
+    assert "fluxloop-prod-key" in out
+    for key in secrets:
+        assert key not in out
+
+
+@pytest.mark.parametrize("how", ["NO_COLOR", "color=False"])
+def test_no_colour_on_a_terminal_when_asked(monkeypatch, how):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    if how == "NO_COLOR":
+        monkeypatch.setenv("NO_COLOR", "1")
+        out = on_a_terminal(rich_report("worktree")[0])
+    else:
+        out = on_a_terminal(rich_report("worktree")[0], color=False)
+    assert "fluxloop-prod-key" in out
+    assert "\x1b[1m" not in out and "\x1b[31m" not in out and "\x1b[0m" not in out
+
+
+def test_color_true_forces_colour_into_a_pipe():
+    out = io.StringIO()
+    text.write(rich_report("worktree")[0], out, ReportOptions(color=True))
+    assert ESC in out.getvalue()
+
+
+def test_hygiene_on_a_narrow_terminal_is_a_list_not_a_mangled_table(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    report, _ = rich_report("hygiene")
+    report.findings = []
+    wide = on_a_terminal(report, columns=200, color=False)
+    assert any("key_abc123" in line and "ops@example.com" in line and "fails the never-expires"
+               in line for line in wide.splitlines())  # a table row
+    narrow = on_a_terminal(report, columns=60, color=False)
+    lines = narrow.splitlines()
+    assert all(len(line) <= 60 for line in lines)
+    assert any(line.strip() == "CI/CD Pipeline fails the never-expires check" for line in lines)
+    assert any("owner ops@example.com" in line for line in lines)
