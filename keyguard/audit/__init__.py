@@ -1,0 +1,1 @@
+"""``keyguard audit``: the scheduled CI audit (history scan, verify, hygiene, reports) and its cache."""

@@ -1,0 +1,129 @@
+"""The audit cache: which git objects are already known to hold no key, under which rules.
+
+An audit re-reads only what it has not seen. The cache remembers the ids of
+objects (blobs, commits, tags) that were scanned and held no finding, together
+with the digests of the rules they were scanned with. It never stores a
+secret, a hit or a path: objects with hits are simply not cached and are read
+again by every audit (they are few), so the findings are always reported.
+
+Invalidation: an object is clean for the current rule set only if every
+current rule's digest is among those it was scanned with; a new or changed
+rule therefore makes the audit re-scan cached objects with just the rules that
+changed (``rules_to_rescan``); removing a rule invalidates nothing. The
+digest of the detector's code version (``ENGINE``) is part of every rule
+digest, so a keyguard upgrade that changes filters re-scans everything.
+
+File format (``objects.kgc``): a JSON header line (magic, version, repo
+identity, rule digests, count, sha256 of the body) followed by the sorted
+20-byte object ids. A file that is truncated, fails its checksum, belongs to
+another repository or is of another version is ignored with a warning.
+Writes are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAGIC = "keyguard-audit-cache"
+VERSION = 1
+ENGINE = "detector-1"
+FILE_NAME = "objects.kgc"
+
+
+def rule_digest(rule) -> str:
+    """A digest of everything about a rule that changes what it finds."""
+    parts = [ENGINE, rule.id, rule.pattern, str(rule.secret_group), repr(sorted(rule.keywords)),
+             repr(rule.min_entropy), rule.kind, rule.prefix]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
+@dataclass
+class AuditCache:
+    """Clean object ids and the rule digests they were scanned with."""
+
+    directory: Path
+    repo_id: str
+    rule_digests: frozenset[str] = frozenset()
+    clean: set[bytes] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.directory / FILE_NAME
+
+    def rules_to_rescan(self, current: dict[str, str]) -> list[str]:
+        """Ids of current rules (id -> digest) whose digest the cache has not seen."""
+        return sorted(rid for rid, d in current.items() if d not in self.rule_digests)
+
+    def save(self, rule_digests: frozenset[str], clean: set[bytes]) -> None:
+        """Replace the cache atomically with ``clean`` scanned under ``rule_digests``."""
+        body = b"".join(sorted(clean))
+        header = {"magic": MAGIC, "version": VERSION, "repo": self.repo_id,
+                  "rules": sorted(rule_digests), "count": len(clean),
+                  "sha256": hashlib.sha256(body).hexdigest()}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".objects-", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(json.dumps(header, sort_keys=True).encode() + b"\n")
+                fh.write(body)
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        self.rule_digests, self.clean = frozenset(rule_digests), set(clean)
+
+
+def load_cache(directory: Path, repo_id: str) -> AuditCache:
+    """Read the cache in ``directory``; an absent, corrupt or foreign one yields an empty cache
+    (with a warning for corrupt or foreign ones), never an exception."""
+    cache = AuditCache(directory=directory, repo_id=repo_id)
+    try:
+        raw = cache.path.read_bytes()
+    except FileNotFoundError:
+        return cache
+    except OSError as exc:
+        cache.warnings.append(f"audit cache {cache.path}: unreadable ({exc.strerror}); ignored")
+        return cache
+    why = _problem(raw, repo_id)
+    if why:
+        cache.warnings.append(f"audit cache {cache.path}: {why}; ignored, everything is scanned again")
+        return cache
+    head, _, body = raw.partition(b"\n")
+    header = json.loads(head)
+    cache.rule_digests = frozenset(header["rules"])
+    cache.clean = {body[i:i + 20] for i in range(0, len(body), 20)}
+    return cache
+
+
+def _problem(raw: bytes, repo_id: str) -> str | None:
+    """Why the cache file cannot be trusted, or None."""
+    head, sep, body = raw.partition(b"\n")
+    if not sep:
+        return "truncated or not a keyguard cache"
+    try:
+        header = json.loads(head)
+    except ValueError:
+        return "not a keyguard cache"
+    if not isinstance(header, dict) or header.get("magic") != MAGIC:
+        return "not a keyguard cache"
+    if header.get("version") != VERSION:
+        return f"cache version {header.get('version')!r}, expected {VERSION}"
+    if header.get("repo") != repo_id:
+        return "made for another repository"
+    rules = header.get("rules")
+    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        return "malformed header"
+    if not isinstance(header.get("count"), int) or len(body) != 20 * header["count"]:
+        return "truncated"
+    if hashlib.sha256(body).hexdigest() != header.get("sha256"):
+        return "checksum mismatch"
+    return None
