@@ -59,3 +59,14 @@ def test_installed_package_finds_a_staged_key(installed: Path, repo: Repo):
     assert r.returncode == 1, r.stdout + r.stderr
     assert ".env" in r.stdout
     assert key not in r.stdout + r.stderr
+
+
+def test_every_subpackage_is_installed(installed: Path):
+    """pyproject lists packages by hand (rules/ is mapped in): none may be forgotten."""
+    in_checkout = {p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "keyguard").rglob("__init__.py")}
+    in_install = {p.parent.relative_to(installed).as_posix()
+                  for p in (installed / "keyguard").rglob("__init__.py")}
+    assert in_checkout <= in_install, sorted(in_checkout - in_install)
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "keyguard").rglob("*.py")}
+    installed_modules = {p.relative_to(installed).as_posix() for p in (installed / "keyguard").rglob("*.py")}
+    assert modules <= installed_modules, sorted(modules - installed_modules)
