@@ -106,7 +106,7 @@ class RecordedRequest:
     bearer: str
     """``fingerprint()`` of the bearer token ("" when none) - never the token."""
     status: str
-    """The HTTP status sent, or ``drop``/``reset``."""
+    """The HTTP status sent, or the fault: ``drop``, ``reset``, ``slow``."""
     proxied: bool = False
     authorization_seen: bool = False
 
@@ -284,8 +284,12 @@ class _Handler(BaseHTTPRequestHandler):
                    authorization_seen=bool(auth))
         fault = st.take_fault(endpoint) if endpoint in ENDPOINTS else None
         if fault is not None:
-            if fault.kind == "slow":
+            if fault.kind == "slow":  # recorded now: the client may be gone when the answer is sent
+                st.record(RecordedRequest(status="slow", **rec))
                 time.sleep(fault.delay)
+                status, body, headers = self._dispatch(method, endpoint, params, token, parse_qs(parts.query))
+                self._send(status, body, headers)
+                return
             elif fault.kind in ("drop", "reset"):
                 st.record(RecordedRequest(status=fault.kind, **rec))
                 if fault.kind == "reset":
@@ -447,8 +451,20 @@ class FluxLoopServer:
         return e
 
 
+CLEARED_ENV = ("FLUXLOOP_API_KEY", "FLUXLOOP_TOKEN", "FLUXLOOP_PROFILE", "FLUXLOOP_API_ENDPOINT",
+               "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
 @pytest.fixture
-def fluxloop_server():
-    """A fresh ``FluxLoopServer`` (empty state) running for one test."""
+def fluxloop_server(monkeypatch):
+    """A fresh ``FluxLoopServer`` (empty state) running for one test.
+
+    The test's environment loses every FLUXLOOP_* and proxy variable and gets
+    ``NO_PROXY=127.0.0.1,localhost``, so nothing reaches beyond 127.0.0.1.
+    """
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with FluxLoopServer() as srv:
         yield srv

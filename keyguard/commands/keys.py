@@ -122,9 +122,10 @@ def run(args: argparse.Namespace) -> int:
     tenant = args.tenant or client.whoami().tenant
     records = client.list_keys(tenant, limit=args.page_size)
     found = check_keys(records, policy)
-    report = ScanReport(kind="hygiene", hygiene=found, command="keyguard keys" + (f" --tenant {tenant}"),
+    report = ScanReport(kind="hygiene", hygiene=found, command=f"keyguard keys --tenant {tenant}",
                         stats={"keys": len(records), "revoked": sum(1 for r in records if r.revoked),
                                "keys_with_findings": len({h.key.id for h in found})})
+    report.tenant = tenant
     import os
     options = ReportOptions(color=False if os.environ.get("NO_COLOR") else None, verbose=args.verbose)
     write_report(report, args.format, args.output, options)
