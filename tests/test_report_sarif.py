@@ -194,10 +194,21 @@ def test_hygiene_results_name_the_key_with_a_logical_location():
     first = run["results"][0]  # worst first: the high over-broad finding
     assert first["ruleId"] == "hygiene/over-broad" and first["level"] == "error"
     [location] = first["locations"]
-    assert "physicalLocation" not in location
     assert location["logicalLocations"] == [
         {"kind": "resource", "name": "key_x|y", "fullyQualifiedName": "acme/key_x|y"}]
+    # GitHub rejects results without a physical location: a synthetic, region-less one
+    assert location["physicalLocation"] == {
+        "artifactLocation": {"uri": "fluxloop-keys/acme/key_x%7Cy", "uriBaseId": "%SRCROOT%"}}
     assert first["properties"]["owner"] == "ops@example.com"
+
+
+def test_every_result_has_an_artifact_uri_as_github_requires():
+    for name, report in variants().items():
+        doc, _ = sarif_of(report)
+        for run in doc["runs"]:
+            for result in run["results"]:
+                assert result["locations"], name
+                assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], name
 
 
 def test_warnings_become_tool_execution_notifications():

@@ -6,8 +6,12 @@ run). Rules are listed once per rule id that appears. Each leaked-key result
 points at its file with a repo-relative ``%SRCROOT%`` URI (history findings
 too) and carries partial fingerprints that survive moved lines:
 ``primaryLocationLineHash`` (see ``linehash``) and
-``keyguardSecretFingerprint/v1``. Hygiene results have no file: a logical
-location names the key.
+``keyguardSecretFingerprint/v1``. Hygiene results are about a key, not a
+file: a logical location names the key (kind ``resource``, ``tenant/key-id``).
+GitHub rejects a whole upload when any result lacks a physical location
+(``locationFromSarifResult: expected artifact location``, github/codeql-action
+#1738 and #2459), so they also carry a synthetic, stable, region-less one:
+``fluxloop-keys/<tenant>/<key-id>`` (see ``HYGIENE_ANCHOR``).
 
 The secret never appears here, not even with ``show_secrets``: SARIF files are
 uploaded and shown to everyone who can read the repository's alerts.
@@ -47,6 +51,8 @@ SRCROOT = "%SRCROOT%"
 FINGERPRINT_KEY = "keyguardSecretFingerprint/v1"
 HYGIENE_FINGERPRINT_KEY = "keyguardHygieneFingerprint/v1"
 TAGS = ["security", "secret"]
+HYGIENE_ANCHOR = "fluxloop-keys"
+"""First segment of the synthetic path hygiene results point at (no such file exists)."""
 
 HYGIENE_CHECKS = {
     "never-used": "FluxLoop key that has never been used",
@@ -324,9 +330,12 @@ def _hygiene_result(h: HygieneFinding, index: dict[str, int], tenant: str) -> di
         "ruleIndex": index[rule_id],
         "level": h.severity.sarif_level,
         "message": {"text": f"{h.message} (key {label})" if h.message else f"{h.check}: key {label}"},
-        "locations": [{"logicalLocations": [{
-            "kind": "resource", "name": k.id,
-            "fullyQualifiedName": f"{tenant}/{k.id}" if tenant else k.id}]}],
+        "locations": [{
+            "physicalLocation": {"artifactLocation": {"uri": _anchor_uri(tenant, k.id),
+                                                      "uriBaseId": SRCROOT}},
+            "logicalLocations": [{
+                "kind": "resource", "name": k.id,
+                "fullyQualifiedName": f"{tenant}/{k.id}" if tenant else k.id}]}],
         "partialFingerprints": {HYGIENE_FINGERPRINT_KEY: identity},
         "properties": props,
     }
@@ -340,6 +349,12 @@ def _uri(path: str) -> str:
     while p.startswith("./"):
         p = p[2:]
     return quote(p.lstrip("/"), safe="/")
+
+
+def _anchor_uri(tenant: str, key_id: str) -> str:
+    """``fluxloop-keys/<tenant>/<key-id>``, each part percent-encoded (slashes too)."""
+    parts = [HYGIENE_ANCHOR] + [quote(p, safe="") for p in (tenant, key_id) if p]
+    return "/".join(parts)
 
 
 def _root_uri(root: str) -> str:
