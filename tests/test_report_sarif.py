@@ -253,3 +253,7 @@ def test_size_limit_cuts_least_severe_first():
     results = json.loads(text)["runs"][0]["results"]
     assert 5 <= len(results) < 60
     assert [r["properties"]["severity"] for r in results[:5]] == ["critical"] * 5
+    again = json.loads(sarif.dumps(report, ReportOptions(), max_bytes=30_000))  # written twice
+    notes = again["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert sum("truncated" in n["message"]["text"] for n in notes) == 1
+    assert sum("truncated" in w for w in report.warnings) == 1

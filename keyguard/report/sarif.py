@@ -86,7 +86,8 @@ def dumps(report: ScanReport, options: ReportOptions = ReportOptions(), *,
     planned = _plan_runs(report)
     total = sum(len(items) for _, items in planned)
     runs = [_build_run(report, category, items[:max_results], guard) for category, items in planned]
-    warnings = [guard.any(w) for w in report.warnings]
+    # a truncation warning left by an earlier write of this report is recomputed, not repeated
+    warnings = [guard.any(w) for w in report.warnings if not w.startswith(_TRUNCATED)]
     cuts = [len(r.results) for r in runs]
     text = _render(report, runs, cuts, warnings, total, guard, indent=2)
     if len(text.encode("utf-8")) > max_bytes:
@@ -96,6 +97,7 @@ def dumps(report: ScanReport, options: ReportOptions = ReportOptions(), *,
             text = _render(report, runs, cuts, warnings, total, guard, indent=None)
     dropped = total - sum(cuts)
     if dropped:
+        report.warnings[:] = [w for w in report.warnings if not w.startswith(_TRUNCATED)]
         report.warnings.append(_truncation_message(total, total - dropped))
         report.stats["sarif_dropped_results"] = dropped
     return text
@@ -149,8 +151,11 @@ def _fit(report, runs: list[_Run], warnings, total, guard, max_bytes) -> list[in
     return cuts
 
 
+_TRUNCATED = "SARIF report truncated:"
+
+
 def _truncation_message(total: int, shown: int) -> str:
-    return (f"SARIF report truncated: kept the {shown} most severe of {total} results "
+    return (f"{_TRUNCATED} kept the {shown} most severe of {total} results "
             f"(GitHub code scanning accepts at most {MAX_RESULTS:,} results per run and "
             f"{MAX_BYTES // 1_000_000} MB per file); the JSON report has all of them")
 
