@@ -331,7 +331,7 @@ def test_redirects_are_not_followed(fluxloop_server):
             pass
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         op = fluxloop_server.operator()
         c = make_client(fluxloop_server, op.secret, endpoint=f"http://127.0.0.1:{srv.server_address[1]}")
@@ -371,7 +371,7 @@ def test_server_text_is_scrubbed_of_the_bearer(fluxloop_server):
             pass
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         secret = keys.platform_key()
         c = make_client(fluxloop_server, secret, endpoint=f"http://127.0.0.1:{srv.server_address[1]}")
