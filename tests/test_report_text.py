@@ -15,7 +15,7 @@ from keyguard.model import ScanReport
 from keyguard.redact import redact
 from keyguard.report import text
 from keyguard.report.interface import ReportOptions
-from test_report_samples import COMMIT, render, rich_report
+from test_report_samples import COMMIT, finding, render, rich_report
 
 ESC = "\x1b["
 
@@ -164,3 +164,12 @@ def test_hygiene_on_a_narrow_terminal_is_a_list_not_a_mangled_table(monkeypatch)
     assert all(len(line) <= 60 for line in lines)
     assert any(line.strip() == "CI/CD Pipeline fails the never-expires check" for line in lines)
     assert any("owner ops@example.com" in line for line in lines)
+
+
+def test_control_characters_in_file_names_cannot_drive_the_terminal():
+    evil = finding(path="evil\x1b[2J\x1b]0;owned\x07\nnext.py",
+                   snippet="x = 1 \x1b[31m", details=(("kid", "\x1b[5m"),))
+    report = ScanReport(kind="worktree", findings=[evil], warnings=["bad \x1b[31m warning"])
+    out = render(text, report)
+    assert "\x1b" not in out and "\x07" not in out
+    assert out.splitlines()[0] == "evil\\x1b[2J\\x1b]0;owned\\x07\\x0anext.py"

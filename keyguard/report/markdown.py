@@ -16,7 +16,7 @@ from typing import TextIO
 
 from keyguard.model import ScanReport
 from keyguard.report.interface import ReportOptions
-from keyguard.report.summary import (FIX_STEPS, HISTORY_FIX, SecretGuard, counts_phrase,
+from keyguard.report.summary import (FIX_STEPS, HISTORY_FIX, SecretGuard, clean, counts_phrase,
                                      epoch_date, ordered, ordered_hygiene, remediations,
                                      short_commit, status_phrase, summary_line, tally_phrase)
 
@@ -65,12 +65,12 @@ def render(report: ScanReport, options: ReportOptions = ReportOptions()) -> str:
 
 def escape(text: str) -> str:
     """Plain text made inert in a Markdown table cell (one line, specials backslash-escaped)."""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+    return _SPECIAL.sub(r"\\\1", clean(" ".join(str(text).splitlines())))
 
 
 def code(text: str) -> str:
     """``text`` as an inline code span that survives backticks and pipes inside a table cell."""
-    text = " ".join(str(text).splitlines()).replace("|", "\\|")
+    text = clean(" ".join(str(text).splitlines())).replace("|", "\\|")
     if not text:
         return ""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)

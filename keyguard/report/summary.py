@@ -8,6 +8,7 @@ library here: the writers decide how these strings look.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
@@ -187,6 +188,18 @@ def remediations(findings: Iterable[Finding]) -> list[tuple[str, str]]:
         if f.remediation and f.rule_id not in seen:
             seen[f.rule_id] = f.remediation
     return sorted(seen.items())
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def clean(value: object) -> str:
+    """``value`` as one inert line: control characters (ESC, newlines...) shown as ``\\xNN``.
+
+    File names, snippets and API texts are untrusted; an escape sequence in a
+    file name must not drive the terminal that shows the report.
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
 
 
 def secret_shown(f: Finding, show_secrets: bool) -> str:

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, TextIO
 
 from keyguard.model import Finding, ScanReport, Severity
 from keyguard.report.interface import ReportOptions
-from keyguard.report.summary import (FIX_STEPS, HISTORY_FIX, SecretGuard, by_file, epoch_date,
-                                     ordered_hygiene, provenance_phrase, remediations,
+from keyguard.report.summary import (FIX_STEPS, HISTORY_FIX, SecretGuard, by_file, clean,
+                                     epoch_date, ordered_hygiene, provenance_phrase, remediations,
                                      revocation_phrase, secret_shown, summary_line,
                                      verification_phrase)
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
+    from rich.text import Text
 
 PLAIN_WIDTH = 1000
 """Width given to rich when not on a terminal: wide enough that nothing is wrapped."""
@@ -35,6 +36,12 @@ STYLES = {
 }
 STATUS_STYLES = {"live": "bold red", "expired": "yellow", "revoked": "green", "invalid": "green",
                  "unknown": "magenta"}
+
+
+def _t(value: object, style: str = "") -> "Text":
+    from rich.text import Text
+
+    return Text(clean(value), style=style)
 
 
 def write(report: ScanReport, stream: TextIO, options: ReportOptions) -> None:
@@ -83,43 +90,39 @@ def _console(file: TextIO, tty: bool, options: ReportOptions) -> "Console":
 
 
 def _render(console: "Console", report: ScanReport, options: ReportOptions) -> None:
-    from rich.text import Text
-
     guard = SecretGuard(report, options.show_secrets)
     if report.findings:
         for path, findings in by_file(report.findings):
-            console.print(Text(path, style="bold underline"))
+            console.print(_t(path, style="bold underline"))
             for f in findings:
                 _finding(console, f, guard, options)
             console.print()
         _fix(console, report)
     elif report.kind != "hygiene":
-        console.print(Text("No FluxLoop keys found.", style="bold green"))
+        console.print(_t("No FluxLoop keys found.", style="bold green"))
         console.print()
     if options.verbose and report.suppressed:
-        console.print(Text("Suppressed candidates", style="bold"))
+        console.print(_t("Suppressed candidates", style="bold"))
         for path, redacted, line, reason in sorted(report.suppressed):
-            console.print(Text(f"  {path}:{line}  {redacted}  {reason}"))
+            console.print(_t(f"  {path}:{line}  {redacted}  {reason}"))
         console.print()
     if report.hygiene:
         _hygiene(console, report)
     elif report.kind == "hygiene":
-        console.print(Text("All keys look healthy.", style="bold green"))
+        console.print(_t("All keys look healthy.", style="bold green"))
         console.print()
     for warning in report.warnings:
-        console.print(Text(f"warning: {guard.any(warning)}", style="yellow"))
-    console.print(Text(summary_line(report), style="bold"))
+        console.print(_t(f"warning: {guard.any(warning)}", style="yellow"))
+    console.print(_t(summary_line(report), style="bold"))
 
 
 def _finding(console: "Console", f: Finding, guard: SecretGuard, options: ReportOptions) -> None:
-    from rich.text import Text
-
-    head = Text("  ")
+    head = _t("  ")
     head.append(f"{f.line}:{f.column}", style="bold")
     head.append("  ")
     head.append(f" {f.severity.value.upper()} ", style=STYLES[f.severity])
-    head.append(f"  {f.rule_id}  ")
-    head.append(secret_shown(f, options.show_secrets), style="bold")
+    head.append(f"  {clean(f.rule_id)}  ")
+    head.append(clean(secret_shown(f, options.show_secrets)), style="bold")
     console.print(head)
     indent = "      "
     about = f.description or f.rule_id
@@ -127,43 +130,40 @@ def _finding(console: "Console", f: Finding, guard: SecretGuard, options: Report
         about += f" (found {f.encoding}-encoded)"
     if f.is_new:
         about += " (new)"
-    console.print(Text(indent + about))
+    console.print(_t(indent + about))
     if f.snippet:
         snippet = f.snippet if options.show_secrets else guard.finding(f, f.snippet)
-        console.print(Text(f"{indent}> {snippet.strip()}", style="dim"))
+        console.print(_t(f"{indent}> {snippet.strip()}", style="dim"))
     if f.provenance:
-        console.print(Text(f"{indent}history: {provenance_phrase(f.provenance)}"))
+        console.print(_t(f"{indent}history: {provenance_phrase(f.provenance)}"))
     if f.verification:
-        line = Text(f"{indent}verified: ")
-        line.append(verification_phrase(f.verification),
+        line = _t(f"{indent}verified: ")
+        line.append(clean(verification_phrase(f.verification)),
                     style=STATUS_STYLES.get(f.verification.status, ""))
         console.print(line)
     if f.revocation:
-        console.print(Text(f"{indent}revocation: {revocation_phrase(f.revocation)}"))
+        console.print(_t(f"{indent}revocation: {revocation_phrase(f.revocation)}"))
     for key, value in f.details:
-        console.print(Text(f"{indent}{key}: {guard.finding(f, value)}", style="dim"))
+        console.print(_t(f"{indent}{key}: {guard.finding(f, value)}", style="dim"))
 
 
 def _fix(console: "Console", report: ScanReport) -> None:
-    from rich.text import Text
-
-    console.print(Text("How to fix", style="bold"))
+    console.print(_t("How to fix", style="bold"))
     n = 0
     for rule_id, text in remediations(report.findings):
         n += 1
-        console.print(Text(f"  {n}. {rule_id}: {text}"))
+        console.print(_t(f"  {n}. {rule_id}: {text}"))
     for step in FIX_STEPS:
         n += 1
-        console.print(Text(f"  {n}. {step}"))
+        console.print(_t(f"  {n}. {step}"))
     if any(f.provenance for f in report.findings):
-        console.print(Text(f"  {HISTORY_FIX}"))
+        console.print(_t(f"  {HISTORY_FIX}"))
     console.print()
 
 
 def _hygiene(console: "Console", report: ScanReport) -> None:
     from rich import box
     from rich.table import Table
-    from rich.text import Text
 
     table = Table(title="Key hygiene", title_justify="left", title_style="bold",
                   box=box.SIMPLE_HEAVY if console.is_terminal else box.ASCII2,
@@ -174,25 +174,26 @@ def _hygiene(console: "Console", report: ScanReport) -> None:
     items = ordered_hygiene(report.hygiene)
     for h in items:
         k = h.key
-        table.add_row(h.check, Text(h.severity.value, style=STYLES[h.severity]), k.id, k.name,
-                      k.key_hint, k.created_by, epoch_date(k.expires_at), h.message)
+        table.add_row(_t(h.check), _t(h.severity.value, style=STYLES[h.severity]), _t(k.id),
+                      _t(k.name), _t(k.key_hint), _t(k.created_by), _t(epoch_date(k.expires_at)),
+                      _t(h.message))
     natural = console.measure(table, options=console.options.update_width(PLAIN_WIDTH)).maximum
     if natural <= console.width:
         console.print(table)
         console.print()
         return
     # A terminal too narrow for the table: one short block per key instead of a mangled grid.
-    console.print(Text("Key hygiene", style="bold"))
+    console.print(_t("Key hygiene", style="bold"))
     for h in items:
         k = h.key
-        head = Text("  ")
+        head = _t("  ")
         head.append(f" {h.severity.value.upper()} ", style=STYLES[h.severity])
-        head.append(f"  {h.check}  {k.id}")
+        head.append(clean(f"  {h.check}  {k.id}"))
         if k.name:
-            head.append(f'  "{k.name}"')
+            head.append(clean(f'  "{k.name}"'))
         console.print(head)
         facts = [f"hint {k.key_hint}" if k.key_hint else "", f"owner {k.created_by}" if k.created_by
                  else "", f"expires {epoch_date(k.expires_at)}"]
-        console.print(Text("      " + ", ".join(x for x in facts if x)))
-        console.print(Text("      " + h.message))
+        console.print(_t("      " + ", ".join(x for x in facts if x)))
+        console.print(_t("      " + h.message))
     console.print()
