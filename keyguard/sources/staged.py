@@ -1,0 +1,260 @@
+"""What a commit would add: the index, as ``keyguard scan --staged`` (the pre-commit hook) sees it.
+
+The text scanned is the *index* content (so ``git add -p`` partial staging is
+judged by what is staged, not by the working tree), and only hits on lines the
+staged diff adds are reported; files git cannot diff by lines (binary, zip,
+UTF-16) report all their hits. In a repository without commits the diff is
+against the empty tree. With ``files=[...]`` the full index content of exactly
+those paths is scanned instead (``pre-commit run --files/--all-files``).
+
+This is the hot path of every commit, so it costs two git calls when nothing
+looks like a key: ``git diff-index --cached --patch-with-raw -U0`` gives the
+blob ids and the added lines together; the added text goes through the
+detector's prefilter, and ``git cat-file --batch`` starts only for files that
+might hold a key. No imports beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from keyguard.sources import gitcmd
+from keyguard.sources.interface import LocatedHit, Source
+from keyguard.sources.sniff import is_skippable_binary
+
+if TYPE_CHECKING:
+    from keyguard.detect.detector import Detector
+    from keyguard.model import Hit
+
+CHUNK_THRESHOLD = 64 << 20
+"""Blobs larger than this are scanned in pieces (``Detector.scan_chunks``)."""
+MAX_SIZE = 1 << 30
+"""Blobs larger than this are skipped with a warning."""
+_GITLINK = "160000"
+
+
+class _FileDiff:
+    """What the staged patch says about one path."""
+
+    __slots__ = ("binary", "starts", "ends", "added")
+
+    def __init__(self) -> None:
+        self.binary = False
+        self.starts: list[int] = []  # first line of each added range (sorted)
+        self.ends: list[int] = []    # one past its last line
+        self.added: list[bytes] = []  # the added lines' text, for the prefilter
+
+    def is_added(self, line: int) -> bool:
+        """Whether 1-based ``line`` of the new content is an added line."""
+        i = bisect.bisect_right(self.starts, line) - 1
+        return i >= 0 and line < self.ends[i]
+
+
+class StagedSource(Source):
+    """The staged changes of the repository at ``root`` (or, with ``files``, those index files whole).
+
+    ``root``: the work-tree root. ``files``: paths (relative to the current
+    directory, or absolute) whose whole index content is scanned instead of the
+    staged diff; a path that is not in the index is read from disk.
+    ``chunk_threshold``/``max_size``: see the module constants.
+    """
+
+    kind = "staged"
+
+    def __init__(self, root: str | Path, files: Sequence[str | Path] | None = None,
+                 chunk_threshold: int = CHUNK_THRESHOLD, max_size: int = MAX_SIZE):
+        super().__init__()
+        self.root = Path(root)
+        self.files = list(files) if files is not None else None
+        self.chunk_threshold = chunk_threshold
+        self.max_size = max_size
+        # keep GIT_INDEX_FILE: `git commit -a` runs the hook on a temporary index
+        self.env = gitcmd.git_env(keep_index=True)
+        self.stats = {"files": 0, "bytes": 0, "skipped": 0}
+
+    # -- the staged diff -------------------------------------------------
+    def located_hits(self, detector: "Detector") -> Iterator[LocatedHit]:
+        """Hits on added lines of staged files (or in the whole of ``files``)."""
+        if self.files is not None:
+            yield from self._whole_files(detector)
+            return
+        entries, patch = _parse_raw(self._diff_index())
+        diffs = _parse_patch(patch)
+        wanted: list[tuple[str, str, _FileDiff | None]] = []
+        for status, new_mode, new_id, path in entries:
+            if status not in "AMT" or new_mode == _GITLINK:
+                continue
+            self.stats["files"] += 1
+            d = diffs.get(path)
+            if d is None:
+                continue  # mode-only change: no content added
+            if d.binary:
+                wanted.append((path, new_id, None))
+            elif d.added and detector.might_contain(b"\n".join(d.added)):
+                wanted.append((path, new_id, d))
+        if not wanted:
+            return
+        with gitcmd.CatFile(self.root, env=self.env) as cat:
+            for path, oid, d in wanted:
+                for hit in self._scan_object(cat, oid, path, detector):
+                    if d is None or d.is_added(hit.line):
+                        yield LocatedHit(hit, path)
+
+    def _diff_index(self) -> bytes:
+        args = ["-c", "core.quotePath=false", "diff-index", "--cached", "--patch-with-raw", "-z",
+                "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+                "--src-prefix=a/", "--dst-prefix=b/"]
+        proc = gitcmd.run([*args, "HEAD", "--"], self.root, check=False, env=self.env)
+        if proc.returncode == 0:
+            return proc.stdout
+        if gitcmd.resolve_commit(self.root, "HEAD") is not None:
+            gitcmd.run([*args, "HEAD", "--"], self.root, env=self.env)  # raises with git's message
+        # no commits yet: everything in the index is added
+        return gitcmd.output([*args, gitcmd.empty_tree(self.root), "--"], self.root, env=self.env)
+
+    # -- whole index files (pre-commit --files / --all-files) ------------
+    def _whole_files(self, detector: "Detector") -> Iterator[LocatedHit]:
+        rel: list[str] = []
+        outside: list[Path] = []
+        for f in self.files or ():
+            p = Path(f)
+            absolute = p if p.is_absolute() else Path.cwd() / p
+            r = os.path.relpath(absolute, self.root)
+            if r == ".." or r.startswith(".." + os.sep):
+                outside.append(absolute)
+            else:
+                rel.append(r.replace(os.sep, "/"))
+        index: dict[str, tuple[str, str]] = {}
+        if rel:
+            out = gitcmd.output(["--literal-pathspecs", "ls-files", "-s", "-z", "--full-name", "--", *rel],
+                                self.root, env=self.env)
+            for rec in out.split(b"\0"):
+                if not rec:
+                    continue
+                meta, _, raw_path = rec.partition(b"\t")
+                mode, oid, stage = meta.split()
+                path = gitcmd.decode_path(raw_path)
+                if stage in (b"0", b"2"):  # stage 2 = ours during a conflicted merge
+                    index[path] = (mode.decode(), oid.decode())
+        cat = None
+        try:
+            for path in rel:
+                if path not in index:
+                    outside.append(self.root / path)
+                    continue
+                mode, oid = index[path]
+                if mode == _GITLINK:
+                    continue
+                self.stats["files"] += 1
+                if cat is None:
+                    cat = gitcmd.CatFile(self.root, env=self.env)
+                for hit in self._scan_object(cat, oid, path, detector):
+                    yield LocatedHit(hit, path)
+        finally:
+            if cat is not None:
+                cat.close()
+        if outside:
+            # not in the index (untracked, or outside the repository): scan the file on disk
+            from keyguard.sources.worktree import WorktreeSource
+            disk = WorktreeSource(self.root, paths=outside, in_repo=False,
+                                  chunk_threshold=self.chunk_threshold, max_size=self.max_size)
+            yield from disk.located_hits(detector)
+            self.warnings.extend(disk.warnings)
+            for k, v in disk.stats.items():
+                self.stats[k] = self.stats.get(k, 0) + v
+
+    # -- reading one blob --------------------------------------------------
+    def _scan_object(self, cat: gitcmd.CatFile, oid: str, path: str,
+                     detector: "Detector") -> list["Hit"]:
+        head = cat.open(oid)
+        if head is None:
+            self.warnings.append(f"{path}: staged blob {oid[:12]} is missing from the object store")
+            return []
+        _, size = head
+        if size > self.max_size:
+            cat.reader.skip(size)
+            self.stats["skipped"] += 1
+            self.warnings.append(f"{path}: skipped, {size >> 20} MiB is above the size limit")
+            return []
+        self.stats["bytes"] += size
+        if size > self.chunk_threshold:
+            chunks = cat.reader.chunks(size)
+            first = next(chunks, b"")
+            if is_skippable_binary(first):
+                for _ in chunks:
+                    pass
+                self.stats["skipped"] += 1
+                return []
+
+            def all_chunks():
+                yield first
+                yield from chunks
+            hits = detector.scan_chunks(all_chunks())
+            for _ in chunks:  # in case the detector stopped early
+                pass
+            return hits
+        data = cat.reader.body(size)
+        if is_skippable_binary(data):
+            self.stats["skipped"] += 1
+            return []
+        return detector.scan(data)
+
+
+def _parse_raw(out: bytes) -> tuple[list[tuple[str, str, str, str]], bytes]:
+    """Split ``--patch-with-raw -z`` output: [(status, new_mode, new_id, path)] and the patch text."""
+    entries = []
+    pos, n = 0, len(out)
+    while pos < n and out[pos] == 58:  # ':'
+        meta_end = out.index(b"\0", pos)
+        path_end = out.index(b"\0", meta_end + 1)
+        _old_mode, new_mode, _old_id, new_id, status = out[pos + 1:meta_end].split(b" ")
+        entries.append((status[:1].decode(), new_mode.decode(), new_id.decode(),
+                        gitcmd.decode_path(out[meta_end + 1:path_end])))
+        pos = path_end + 1
+    if pos < n and out[pos] == 0:
+        pos += 1
+    return entries, out[pos:]
+
+
+def _header_path(rest: bytes) -> bytes:
+    """The path of a ``diff --git a/P b/P`` header (``rest`` is what follows ``diff --git ``)."""
+    if rest.startswith(b'"'):
+        i = 1
+        while i < len(rest) and rest[i] != 34:
+            i += 2 if rest[i] == 92 else 1
+        b_part = rest[i + 2:]
+        return gitcmd.c_unquote(b_part)[2:]
+    length = (len(rest) - 5) // 2
+    return rest[len(rest) - length:]
+
+
+def _parse_patch(patch: bytes) -> dict[str, _FileDiff]:
+    """Per path: binary or not, the added line ranges and the added text of a ``-U0`` patch."""
+    diffs: dict[str, _FileDiff] = {}
+    current: _FileDiff | None = None
+    in_hunk = False
+    for line in patch.split(b"\n"):
+        if in_hunk and line[:1] == b"+":
+            current.added.append(line[1:])
+            continue
+        if line.startswith(b"diff --git "):
+            path = gitcmd.decode_path(_header_path(line[11:]))
+            current = diffs.setdefault(path, _FileDiff())
+            in_hunk = False
+        elif current is None:
+            continue
+        elif line.startswith(b"@@ "):
+            in_hunk = True
+            plus = line.split(b" ", 3)[2]  # +c[,d]
+            start, _, count = plus[1:].partition(b",")
+            c, d = int(start), int(count) if count else 1
+            if d:
+                i = bisect.bisect_right(current.starts, c)
+                current.starts.insert(i, c)
+                current.ends.insert(i, c + d)
+        elif not in_hunk and line.startswith(b"Binary files "):
+            current.binary = True
+    return diffs

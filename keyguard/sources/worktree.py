@@ -1,0 +1,162 @@
+"""Files as they are on disk: ``keyguard scan [PATH...]``.
+
+Without paths: the repository's tracked and untracked-but-not-ignored files
+(``git ls-files --cached --others --exclude-standard``), skipping tracked files
+deleted from disk. With paths inside a repository, folders are listed through
+git (so ``.gitignore`` holds) and files named explicitly are always scanned;
+outside a repository the file system is walked (``.git`` folders skipped).
+Symbolic links are never followed, so nothing outside the tree is read.
+Files above ``chunk_threshold`` are read in pieces through
+``Detector.scan_chunks`` (bounded memory); above ``max_size`` they are skipped
+with a warning, as are unreadable files.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Sequence
+
+from keyguard.sources import gitcmd
+from keyguard.sources.interface import LocatedHit, Source
+from keyguard.sources.sniff import SNIFF, is_skippable_binary
+
+if TYPE_CHECKING:
+    from keyguard.detect.detector import Detector
+    from keyguard.model import Hit
+
+CHUNK_THRESHOLD = 64 << 20
+"""Files larger than this are scanned in pieces of ``CHUNK`` bytes."""
+CHUNK = 8 << 20
+MAX_SIZE = 1 << 30
+"""Files larger than this are skipped with a warning (``max_size`` changes it)."""
+
+
+class WorktreeSource(Source):
+    """Files on disk under ``root`` (a repository root, or any folder when ``in_repo`` is False).
+
+    ``paths``: files/folders to scan instead of the whole repository (absolute
+    or relative to the current directory). ``in_repo``: whether ``root`` is a
+    git work tree (list through git, respect ``.gitignore``).
+    """
+
+    kind = "worktree"
+
+    def __init__(self, root: str | Path, paths: Sequence[str | Path] | None = None, in_repo: bool = True,
+                 chunk_threshold: int = CHUNK_THRESHOLD, max_size: int = MAX_SIZE):
+        super().__init__()
+        self.root = Path(root).absolute()
+        self.paths = [Path(p) for p in paths] if paths is not None else None
+        self.in_repo = in_repo
+        self.chunk_threshold = chunk_threshold
+        self.max_size = max_size
+        self.stats = {"files": 0, "bytes": 0, "skipped": 0}
+
+    def located_hits(self, detector: "Detector") -> Iterator[LocatedHit]:
+        """Hits in every selected file, with repository-relative paths."""
+        for display, full in self._files():
+            for hit in self._scan_file(full, display, detector):
+                yield LocatedHit(hit, display)
+
+    # -- which files -------------------------------------------------------
+    def _files(self) -> Iterator[tuple[str, Path]]:
+        """``(display path, file path)`` of each file to scan, each once."""
+        seen: set[str] = set()
+        for display, full in self._candidates():
+            if display not in seen:
+                seen.add(display)
+                yield display, full
+
+    def _candidates(self) -> Iterator[tuple[str, Path]]:
+        if self.paths is None:
+            if self.in_repo:
+                yield from self._git_listed([])
+            else:
+                yield from self._walk(self.root)
+            return
+        in_git: list[str] = []
+        for p in self.paths:
+            full = Path(os.path.abspath(p))
+            rel = os.path.relpath(full, self.root)
+            inside = not (rel == ".." or rel.startswith(".." + os.sep))
+            if os.path.islink(full):
+                self.stats["skipped"] += 1
+                self.warnings.append(f"{p}: symbolic link not followed")
+            elif full.is_file():
+                yield (rel.replace(os.sep, "/") if inside else str(p)), full
+            elif full.is_dir():
+                if self.in_repo and inside:
+                    in_git.append(rel)
+                else:
+                    yield from self._walk(full)
+            elif not full.exists():
+                self.warnings.append(f"{p}: no such file or folder")
+        if in_git:
+            yield from self._git_listed(in_git)
+
+    def _git_listed(self, rel_paths: list[str]) -> Iterator[tuple[str, Path]]:
+        out = gitcmd.output(["--literal-pathspecs", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard", "--full-name", "--", *rel_paths], self.root)
+        for path in gitcmd.zsplit(out):
+            yield path, self.root / path
+
+    def _walk(self, top: Path) -> Iterator[tuple[str, Path]]:
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            for name in sorted(filenames):
+                full = Path(dirpath, name)
+                rel = os.path.relpath(full, self.root)
+                if rel == ".." or rel.startswith(".." + os.sep):
+                    rel = str(full)
+                yield rel.replace(os.sep, "/"), full
+
+    # -- reading one file ----------------------------------------------------
+    def _scan_file(self, full: Path, display: str, detector: "Detector") -> list["Hit"]:
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            return []  # tracked but deleted from disk
+        except OSError as exc:
+            self._unreadable(display, exc)
+            return []
+        if not stat.S_ISREG(st.st_mode):
+            return []  # symlinks (never followed), submodule folders, fifos
+        if st.st_size > self.max_size:
+            self.stats["skipped"] += 1
+            self.warnings.append(f"{display}: skipped, {st.st_size >> 20} MiB is above the size limit")
+            return []
+        try:
+            with open(full, "rb") as fh:
+                if st.st_size > self.chunk_threshold:
+                    return self._scan_big(fh, display, detector)
+                data = fh.read()
+        except OSError as exc:
+            self._unreadable(display, exc)
+            return []
+        self.stats["files"] += 1
+        if is_skippable_binary(data):
+            self.stats["skipped"] += 1
+            return []
+        self.stats["bytes"] += len(data)
+        return detector.scan(data)
+
+    def _scan_big(self, fh: BinaryIO, display: str, detector: "Detector") -> list["Hit"]:
+        first = fh.read(CHUNK)
+        self.stats["files"] += 1
+        if is_skippable_binary(first[:SNIFF]):
+            self.stats["skipped"] += 1
+            return []
+        counter = self.stats
+
+        def chunks() -> Iterable[bytes]:
+            data = first
+            while data:
+                counter["bytes"] += len(data)
+                yield data
+                data = fh.read(CHUNK)
+        return detector.scan_chunks(chunks())
+
+    def _unreadable(self, display: str, exc: OSError) -> None:
+        self.stats["skipped"] += 1
+        self.warnings.append(f"{display}: not readable ({exc.strerror or type(exc).__name__})")
