@@ -1,0 +1,431 @@
+"""The hot loop: bytes in, ``Hit``s out. No I/O, no printing, no formatting.
+
+``Detector`` compiles its rules once and derives a handful of literal needles from the
+rules' keywords (``flux``, ``flx``, ``eyJ`` and the base64 forms of the key stems).
+A text holding none of them costs only those ``in`` tests (``might_contain``). Where
+a needle is present, the rules whose keywords appear run their regexes, and then:
+
+- overlapping matches keep the most specific rule (``flx_api_`` over ``flx_``);
+- a prefix followed by a non-key (``flx_api_...``, ``flux_dev_****``, ``${X}``) becomes a
+  suppressed hit with its reason, so ``--verbose`` can say why it was not reported;
+- escaped forms (``flux%5Fprod%5F…``, ``flux\\u005fprod…``) are decoded locally;
+- base64 runs holding a key stem at any byte alignment are decoded (bounded window);
+- whole-input views: UTF-8/UTF-16 BOMs, UTF-16 without BOM, zip members;
+- every candidate goes through the placeholder filters (``filters.py``) or, for JWTs,
+  the offline JWT reading (``jwt.py``).
+
+Line and column are 1-based; the column counts characters of the decoded line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import time
+from dataclasses import dataclass
+from itertools import chain
+from typing import Iterable, Iterator, Sequence
+
+from keyguard.detect import decoders, filters
+from keyguard.detect import jwt as jwt_reader
+from keyguard.model import Hit, Rule, Severity
+
+OVERLAP = 32 * 1024
+"""Bytes carried from one chunk to the next in ``scan_chunks`` (longer than any key)."""
+MIN_STEP = 64 * 1024
+"""Small chunks are gathered to at least this size before scanning."""
+MAX_DEPTH = 2
+"""How deeply encodings may nest (zip in zip, base64 in a zip member, ...)."""
+MAX_LINE_TEXT = 4096
+"""Lines longer than this are cut to a window around the key in ``Hit.line_text``."""
+LINE_WINDOW = 512
+"""Characters kept on each side of the key when a line is cut."""
+MAX_NEEDLE_HITS = 512
+"""Base64 needle occurrences examined per needle per text (bounds hostile input)."""
+EXPIRED_SEVERITY = Severity.LOW
+"""Severity of a FluxLoop JWT API key whose ``exp`` has passed."""
+
+_CONTINUATION = bytes(range(0x80, 0xC0))
+_STEM_END = re.compile(rb"[^A-Za-z0-9]")
+# What may follow a key prefix in a placeholder: key characters, masks, dots, template
+# braces, the ellipsis and bullet characters (UTF-8). No nested quantifier.
+_LOOSE_BODY = rb"(?:[A-Za-z0-9_*.<>{}$%()\-]|\xe2\x80[\xa2\xa6]){0,100}"
+# A key stem shortly followed by a URL or JSON escape.
+_ESCAPE_AHEAD = rb"(?=[A-Za-z0-9_]{0,16}(?:%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}))"
+_ESCAPE_WINDOW = 1024
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A match before judging: where it is in the scanned buffer, which rule, what text."""
+
+    start: int
+    end: int
+    rule: Rule
+    secret: bytes
+    encoding: str = ""
+    suppressed: str | None = None
+
+
+def _join(*labels: str) -> str:
+    """Encoding labels joined with "/" (empty ones left out)."""
+    return "/".join(label for label in labels if label)
+
+
+def _cover(words: Iterable[bytes], min_len: int) -> list[bytes]:
+    """Few needles such that every word contains one (common prefixes of ``min_len``+ merged)."""
+    out: list[bytes] = []
+    for w in sorted(set(words)):
+        if out:
+            last = out[-1]
+            n = 0
+            while n < min(len(last), len(w)) and last[n] == w[n]:
+                n += 1
+            if n >= min_len:
+                out[-1] = last[:n]
+                continue
+        out.append(w)
+    return [w for w in out if not any(o != w and o in w for o in out)]
+
+
+def _chars(data: bytes) -> int:
+    """Characters in UTF-8 ``data`` (bytes that do not continue a character; safe on cut text)."""
+    return len(data.translate(None, _CONTINUATION))
+
+
+class Detector:
+    """Finds key-shaped strings with a set of rules; reports suppressed ones with a reason."""
+
+    def __init__(self, rules: Sequence[Rule], *, now: float | None = None,
+                 max_zip_bytes: int = 64 * 1024 * 1024, max_zip_members: int = 10_000):
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        """The rules, in load order."""
+        self.now = now
+        """Clock for JWT expiry (Unix seconds); None means the time of each scan."""
+        self.max_zip_bytes = max_zip_bytes
+        """Uncompressed bytes read from one zip archive at most."""
+        self.max_zip_members = max_zip_members
+        """Members read from one zip archive at most."""
+
+        stems = {r: self._stem(r) for r in self.rules}
+        self._plain: list[bytes] = _cover(stems.values(), 3)
+        self._rule_needles = [(r, next(n for n in self._plain if n in stems[r])) for r in self.rules]
+        key_stems = _cover((stems[r] for r in self.rules if r.kind == "key"), 3)
+        self._key_stems: list[bytes] = [n for n in self._plain if any(n in s for s in key_stems)]
+        by_shift: dict[int, list[bytes]] = {}
+        for stem in key_stems:
+            for needle, shift in decoders.base64_needles(stem):
+                by_shift.setdefault(shift, []).append(needle)
+        self._b64: list[tuple[bytes, int]] = [
+            (needle, shift) for shift, needles in sorted(by_shift.items()) for needle in _cover(needles, 3)]
+        self.keywords: tuple[bytes, ...] = tuple(self._plain) + tuple(n for n, _ in self._b64)
+        """Every needle ``might_contain`` looks for: plain stems, then base64 forms."""
+
+        prefixed = sorted((r for r in self.rules if r.prefix), key=lambda r: -len(r.prefix))
+        self._by_prefix: list[tuple[bytes, Rule]] = []
+        for r in prefixed:
+            p = r.prefix.encode("utf-8")
+            if all(p != q for q, _ in self._by_prefix):
+                self._by_prefix.append((p, r))
+        roots = _cover((p for p, _ in self._by_prefix), 4)
+        self._loose = [(root, re.compile(re.escape(root) + _LOOSE_BODY)) for root in roots]
+        self._escapes = [(s, re.compile(re.escape(s) + _ESCAPE_AHEAD)) for s in self._key_stems]
+
+    @staticmethod
+    def _stem(rule: Rule) -> bytes:
+        """The rule's shortest keyword cut at its first non-alphanumeric byte (``flux_prod_`` -> ``flux``)."""
+        stems = []
+        for k in rule.keywords:
+            m = _STEM_END.search(k)
+            stems.append(k[:m.start()] if m and m.start() >= 3 else k)
+        return min(stems, key=len)
+
+    # ---- public API -------------------------------------------------------------
+
+    def might_contain(self, data: bytes) -> bool:
+        """Cheap prefilter: False means no rule can match ``data`` in any form we decode."""
+        head = data[:4]
+        if head == decoders.ZIP_MAGIC or head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return True
+        for needle in self.keywords:
+            if needle in data:
+                return True
+        return b"\0" in data[:1024] and decoders.utf16_order(data[:1024]) is not None
+
+    def scan(self, data: bytes) -> list[Hit]:
+        """All hits in ``data``, suppressed ones included (``Hit.suppressed`` says why)."""
+        if not data or not self.might_contain(data):
+            return []
+        return self._scan_blob(bytes(data), 0, "", self._clock())
+
+    def scan_chunks(self, chunks: Iterable[bytes]) -> list[Hit]:
+        """Like ``scan`` over the concatenation of ``chunks``, in memory bounded by the chunk size.
+
+        Chunks overlap by ``OVERLAP`` bytes so a key across a border is found once;
+        lines are counted across chunks; ``line_text`` is cut to a window around the key.
+        Zip archives are read whole up to ``max_zip_bytes`` (a zip cannot be streamed).
+        """
+        it = iter(chunks)
+        first = b""
+        for first in it:
+            if first:
+                break
+        if not first:
+            return []
+        now = self._clock()
+        rest: Iterator[bytes] = it
+        if first[:4] == decoders.ZIP_MAGIC:
+            data = bytearray(first)
+            for chunk in it:
+                data += chunk
+                if len(data) > self.max_zip_bytes:
+                    rest = chain([bytes(data)], it)
+                    break
+            else:
+                return self._scan_blob(bytes(data), 0, "", now)
+            first = next(rest)
+        label = ""
+        order = decoders.utf16_order(first[:1024])
+        if order is not None:
+            label = "utf-16"
+            stream = decoders.utf16_chunks(chain([first], rest), order)
+        else:
+            if first[:3] == codecs.BOM_UTF8:
+                first = first[3:]
+            stream = chain([first], rest)
+        return self._scan_stream(stream, label, now)
+
+    # ---- whole inputs -------------------------------------------------------------
+
+    def _clock(self) -> float:
+        return time.time() if self.now is None else self.now
+
+    def _scan_blob(self, data: bytes, depth: int, label: str, now: float) -> list[Hit]:
+        """Hits in one whole input (a file, a blob, a zip member)."""
+        if data[:4] == decoders.ZIP_MAGIC and depth <= MAX_DEPTH:
+            archive = decoders.open_zip(data)
+            if archive is not None:
+                hits: list[Hit] = []
+                for name, content in decoders.zip_members(archive, self.max_zip_bytes, self.max_zip_members):
+                    if content and self.might_contain(content):
+                        hits += self._scan_blob(content, depth + 1, _join(label, f"zip:{name}"), now)
+                return hits
+        buf, enc = decoders.text_view(data)
+        return self._to_hits(buf, self._candidates(buf, depth), _join(label, enc), now)
+
+    def _scan_stream(self, stream: Iterator[bytes], label: str, now: float) -> list[Hit]:
+        """Hits in a stream of text chunks, windows overlapping by ``OVERLAP`` bytes."""
+        hits: list[Hit] = []
+        tail = b""
+        line_base = col_base = 0
+        pending = bytearray()
+        stream = iter(stream)
+        more = True
+        while more:
+            for chunk in stream:
+                pending += chunk
+                if len(pending) >= MIN_STEP:
+                    break
+            else:
+                more = False
+            if not pending and not more:
+                window = tail
+            else:
+                window = tail + bytes(pending)
+            pending = bytearray()
+            cutoff = len(window) if not more else max(0, len(window) - OVERLAP)
+            if window and self.might_contain(window):
+                cands = [c for c in self._candidates(window, 0) if c.start < cutoff]
+                hits += self._to_hits(window, cands, label, now, line_base, col_base)
+            done = window[:cutoff]
+            newlines = done.count(b"\n")
+            if newlines:
+                line_base += newlines
+                col_base = _chars(done[done.rfind(b"\n") + 1:])
+            else:
+                col_base += _chars(done)
+            tail = window[cutoff:]
+        return hits
+
+    # ---- candidates -------------------------------------------------------------
+
+    def _candidates(self, buf: bytes, depth: int) -> list[_Candidate]:
+        """Every match in ``buf``: rule regexes, placeholders, escaped and base64 forms."""
+        present = [n for n in self._plain if n in buf]
+        cands: list[_Candidate] = []
+        if present:
+            for rule, needle in self._rule_needles:
+                if needle in present and any(k in buf for k in rule.keywords):
+                    g = rule.secret_group
+                    for m in rule.regex.finditer(buf):
+                        s, e = m.span(g)
+                        if e > s:
+                            cands.append(_Candidate(s, e, rule, m.group(g)))
+            cands = self._most_specific(cands)
+            spans = [(c.start, c.end) for c in cands]
+            cands += self._placeholders(buf, spans)
+            cands += self._escaped(buf, spans)
+        if depth < MAX_DEPTH:
+            cands += self._base64(buf, depth)
+        return cands
+
+    @staticmethod
+    def _most_specific(cands: list[_Candidate]) -> list[_Candidate]:
+        """Drop matches overlapping an earlier or more specific one (longer prefix wins)."""
+        cands.sort(key=lambda c: (c.start, -len(c.rule.prefix), -(c.end - c.start)))
+        kept: list[_Candidate] = []
+        for c in cands:
+            if kept and c.start < kept[-1].end:
+                continue
+            kept.append(c)
+        return kept
+
+    def _rule_for(self, token: bytes) -> tuple[bytes, Rule] | None:
+        """The rule with the longest prefix that ``token`` starts with."""
+        for prefix, rule in self._by_prefix:
+            if token.startswith(prefix):
+                return prefix, rule
+        return None
+
+    def _placeholders(self, buf: bytes, spans: list[tuple[int, int]]) -> list[_Candidate]:
+        """Key prefixes followed by something that is not a key, with the reason why."""
+        out = []
+        for root, loose in self._loose:
+            if root not in buf:
+                continue
+            for m in loose.finditer(buf):
+                s = m.start()
+                if any(a <= s < b for a, b in spans):
+                    continue
+                found = self._rule_for(m.group())
+                if found is None:
+                    continue
+                prefix, rule = found
+                body = m.group()[len(prefix):].decode("utf-8", "replace")
+                before = buf[max(0, s - 6):s].decode("latin-1")
+                reason = filters.near_miss_reason(body, before)
+                if reason:
+                    token = m.group().rstrip(b",;:)]}'\"") if not m.group().endswith(b"...") else m.group()
+                    out.append(_Candidate(s, s + len(token), rule, token, suppressed=reason))
+        return out
+
+    def _escaped(self, buf: bytes, spans: list[tuple[int, int]]) -> list[_Candidate]:
+        """Keys written with URL (``%5F``) or JSON (``\\u005f``) escapes, decoded in place."""
+        out = []
+        for stem, trigger in self._escapes:
+            if stem not in buf:
+                continue
+            for m in trigger.finditer(buf):
+                s = m.start()
+                if any(a <= s < b for a, b in spans):
+                    continue
+                decoded, offsets, kinds = decoders.unescape(buf[s:s + _ESCAPE_WINDOW])
+                best = None
+                for rule in self.rules:
+                    if rule.kind != "key":
+                        continue
+                    mm = rule.regex.search(decoded)
+                    if mm and mm.start(rule.secret_group) == 0 and mm.end(rule.secret_group) > 0:
+                        if best is None or len(rule.prefix) > len(best[0].prefix):
+                            best = (rule, mm)
+                if best is None:
+                    continue
+                rule, mm = best
+                e = mm.end(rule.secret_group)
+                used = set(kinds[:e]) - {""}
+                label = "url" if used == {"url"} else ("json-escape" if used == {"json-escape"} else "+".join(sorted(used)))
+                out.append(_Candidate(s, s + offsets[e], rule, mm.group(rule.secret_group), label))
+        return out
+
+    def _base64(self, buf: bytes, depth: int) -> list[_Candidate]:
+        """Keys inside base64 runs (any byte alignment), positioned at the run."""
+        out: list[_Candidate] = []
+        done: list[tuple[int, int]] = []
+        seen: set[tuple[int, bytes]] = set()
+        for needle, shift in self._b64:
+            pos = buf.find(needle)
+            examined = 0
+            while pos != -1 and examined < MAX_NEEDLE_HITS:
+                examined += 1
+                if not any(a <= pos < b for a, b in done):
+                    window = decoders.base64_window(buf, pos, shift)
+                    if window is not None:
+                        start, end, decoded = window
+                        done.append((start, end))
+                        if any(stem in decoded for stem in self._key_stems):
+                            for c in self._candidates(decoded, depth + 1):
+                                if (start, c.secret) not in seen:
+                                    seen.add((start, c.secret))
+                                    out.append(_Candidate(start, end, c.rule, c.secret,
+                                                          _join("base64", c.encoding), c.suppressed))
+                pos = buf.find(needle, pos + 1)
+        return out
+
+    # ---- judging and locating -------------------------------------------------------
+
+    def _judge(self, c: _Candidate, now: float):
+        """``(suppressed, severity, details)`` for a candidate, or None to drop it (not a FluxLoop JWT)."""
+        if c.suppressed:
+            return c.suppressed, None, ()
+        secret = c.secret.decode("utf-8", "replace")
+        if c.rule.kind == "jwt":
+            facts = jwt_reader.decode(secret)
+            if facts is None or not facts.is_fluxloop_key:
+                return None
+            details = facts.details(now)
+            if jwt_reader.placeholder_signature(facts):
+                return "jwt:placeholder-signature", None, details
+            return None, (EXPIRED_SEVERITY if facts.expired(now) else None), details
+        return filters.placeholder_reason(secret, c.rule), None, ()
+
+    def _to_hits(self, buf: bytes, cands: list[_Candidate], label: str, now: float,
+                 line_base: int = 0, col_base: int = 0) -> list[Hit]:
+        """Turn candidates into ``Hit``s with line, column and line text.
+
+        ``line_base`` lines and ``col_base`` characters of the first line precede ``buf``
+        (``scan_chunks`` windows).
+        """
+        hits = []
+        line, line_start = line_base + 1, 0
+        pos, col_pos, col = 0, 0, col_base + 1
+        for c in sorted(cands, key=lambda c: (c.start, c.end)):
+            judged = self._judge(c, now)
+            if judged is None:
+                continue
+            suppressed, severity, details = judged
+            newlines = buf.count(b"\n", pos, c.start)
+            if newlines:
+                line += newlines
+                line_start = buf.rfind(b"\n", pos, c.start) + 1
+                col_pos, col = line_start, 1
+            pos = c.start
+            col += _chars(buf[col_pos:c.start])
+            col_pos = c.start
+            span = buf[c.start:c.end]
+            if b"\n" in span:
+                end_column = _chars(span[span.rfind(b"\n") + 1:]) + 1
+            else:
+                end_column = col + _chars(span)
+            hits.append(Hit(
+                rule=c.rule, secret=c.secret.decode("utf-8", "replace"), line=line, column=col,
+                end_column=end_column, line_text=_line_text(buf, line_start, c.start, c.end),
+                encoding=_join(label, c.encoding), severity=severity, details=details,
+                suppressed=suppressed,
+            ))
+        return hits
+
+
+def _line_text(buf: bytes, line_start: int, start: int, end: int) -> str:
+    """The line holding ``buf[start:end]``, or a window of ``LINE_WINDOW`` around it if long."""
+    limit = line_start + MAX_LINE_TEXT
+    if end <= limit:
+        line_end = buf.find(b"\n", end, limit + 1)
+        if line_end == -1 and limit >= len(buf):
+            line_end = len(buf)
+        if line_end != -1:
+            return buf[line_start:line_end].decode("utf-8", "replace").rstrip("\r")
+    a = max(line_start, start - LINE_WINDOW)
+    b = buf.find(b"\n", end, end + LINE_WINDOW)
+    b = min(len(buf), end + LINE_WINDOW) if b == -1 else b
+    text = buf[a:b].decode("utf-8", "replace").rstrip("\r")
+    return ("\u2026" if a > line_start else "") + text + ("\u2026" if b < len(buf) and buf[b:b + 1] != b"\n" else "")

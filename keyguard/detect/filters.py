@@ -1,0 +1,201 @@
+"""Placeholder and decoy filters: why a key-shaped string is not a real key.
+
+The decision is made on the value only (never on the file path): a random key in a
+README or a test file is still a leak, and a documentation placeholder in ``.env`` is
+still a placeholder. Each filter returns a short named reason, which becomes
+``Hit.suppressed`` (shown with ``--verbose``):
+
+========================== ==========================================================
+``placeholder:seed-example`` runs like ``abc123def456…`` / ``new123new456``: ascending or repeated triplets
+``placeholder:masked``       ``****``, ``abc1...mno34``: a key shown with its middle hidden
+``placeholder:elided``       ``flx_api_...``, ``flx_new_key...``: the body left out
+``placeholder:filler``       ``xxxx…``, ``0000…``: one character repeated
+``placeholder:sequence``     ``abcdefgh…``, ``0123456…``: alphabet or digit runs
+``placeholder:repeated``     ``abc123abc123…``: one chunk repeated
+``placeholder:word``         ``example``, ``your``, ``redacted`` … inside the body
+``template``                 ``${VAR}``, ``{{ secrets.X }}``, ``<YOUR_KEY>``
+``env-lookup``               ``$flux_prod_key``, ``%flx_token%``: a variable, not a value
+``identifier``               ``flux_prod_deploymentpipelinesettings``: words, not randomness
+``low-entropy``              the body's Shannon entropy is below the rule's ``min-entropy``
+========================== ==========================================================
+
+JWT-specific reasons (``jwt:…``) live in ``keyguard.detect.jwt``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from keyguard.model import Rule
+
+FULL_LENGTH = 32
+"""Body length at which a rule's full ``min-entropy`` applies; shorter bodies get a
+proportionally lower bar (16 random characters cannot reach 3 bits reliably)."""
+_VOWELS = frozenset("aeiouyAEIOUY")
+# Five letters or more: a random 32-character body holds a given 4-letter word about
+# once in 30 000 keys, which would be a missed leak.
+_WORDS = ("example", "sample", "placeholder", "dummy", "yourkey", "yourapi", "yourtoken",
+          "redacted", "changeme", "replace", "insert", "notreal", "keyhere", "secret")
+_RUNS = re.compile(r"[a-z]+|[A-Z]+|[0-9]+")
+_WORD_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_TEMPLATE_MARKS = ("${", "{{", "}}", "<", ">", "%(", "$(", "{", "}")
+_MASK_CHARS = frozenset("*\u2022\u25cf")
+_ELLIPSES = ("...", "\u2026")
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy of ``text`` in bits per character (0.0 for empty text)."""
+    if not text:
+        return 0.0
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
+
+
+def body_of(secret: str, rule: Rule) -> str:
+    """The part of ``secret`` after the rule's literal prefix (all of it if none)."""
+    if rule.prefix and secret.startswith(rule.prefix):
+        return secret[len(rule.prefix):]
+    return secret
+
+
+def placeholder_reason(secret: str, rule: Rule) -> str | None:
+    """Why the key-shaped ``secret`` matched by ``rule`` is not a real key, or None if it may be."""
+    return body_reason(body_of(secret, rule), rule.min_entropy)
+
+
+def body_reason(body: str, min_entropy: float = 0.0) -> str | None:
+    """The named reason a key body is a placeholder or decoy, or None if it looks random."""
+    if not body:
+        return "placeholder:elided"
+    if _MASK_CHARS.intersection(body):
+        return "placeholder:masked"
+    for dots in _ELLIPSES:
+        if dots in body:
+            before, _, after = body.partition(dots)
+            return "placeholder:masked" if before.strip("._") and after.strip("._") else "placeholder:elided"
+    if any(mark in body for mark in _TEMPLATE_MARKS):
+        return "template"
+    alnum = "".join(c for c in body if c.isalnum())
+    if not alnum:
+        return "placeholder:elided"
+    if _is_filler(alnum):
+        return "placeholder:filler"
+    if _is_seed_example(alnum):
+        return "placeholder:seed-example"
+    if _is_sequence(alnum):
+        return "placeholder:sequence"
+    if _period(alnum) is not None:
+        return "placeholder:repeated"
+    lowered = alnum.lower()
+    if any(w in lowered for w in _WORDS):
+        return "placeholder:word"
+    if _is_identifier(body):
+        return "identifier"
+    if min_entropy and entropy(alnum) < min_entropy * min(1.0, len(alnum) / FULL_LENGTH):
+        return "low-entropy"
+    return None
+
+
+def near_miss_reason(body: str, before: str = "") -> str | None:
+    """Why a prefix followed by a non-key ``body`` (``...``, ``${X}``, ``_words``) is a placeholder.
+
+    ``before`` is the text just before the prefix (``$`` or ``%`` there means an
+    environment lookup). Returns None when the body is simply not key-like enough to
+    mention (too short and nothing placeholder-like about it).
+    """
+    body = body.rstrip(".,;:)]}'\"") if not body.endswith(_ELLIPSES) else body
+    if before.endswith(("${", "{{")):
+        return "template"
+    if before.endswith(("$", "%", "$env:")):
+        return "env-lookup"
+    if not body:
+        return None
+    if "_" in body and body.replace("_", "").isalnum():
+        if body.replace("_", "").isupper():
+            return "env-lookup"
+        if _is_identifier(body):
+            return "identifier"
+    reason = body_reason(body)
+    if reason == "identifier" and len(body) < 6:
+        return None
+    return reason
+
+
+def _is_filler(alnum: str) -> bool:
+    """One character makes up at least half of the body (``xxxx``, ``0000``, ``aaaa1``)."""
+    return Counter(alnum).most_common(1)[0][1] * 2 >= len(alnum) and len(alnum) >= 4
+
+
+def _step(a: str, b: str) -> bool:
+    """``b`` follows ``a`` (or precedes it) in the alphabet or the digits, with wrap-around."""
+    if a.isdigit() and b.isdigit():
+        d = (ord(b) - ord(a)) % 10
+        return d in (1, 9)
+    if a.isalpha() and b.isalpha() and a.islower() == b.islower():
+        d = (ord(b.lower()) - ord(a.lower())) % 26
+        return d in (1, 25)
+    return False
+
+
+def _consecutive(run: str) -> bool:
+    """Every character of ``run`` steps by one from the last, in one direction."""
+    if len(run) < 2:
+        return False
+    steps = {(ord(b) - ord(a)) % (10 if a.isdigit() else 26) for a, b in zip(run, run[1:])}
+    return steps in ({1}, {9}, {25}) and all(_step(a, b) for a, b in zip(run, run[1:]))
+
+
+def _is_seed_example(alnum: str) -> bool:
+    """Built from ascending runs and repeated chunks: ``abc123def456…``, ``new123new456new789``."""
+    runs = _RUNS.findall(alnum)
+    if len(runs) < 3:
+        return False
+    counts = Counter(runs)
+    structured = sum(len(r) for r in runs if len(r) >= 2 and (_consecutive(r) or counts[r] > 1))
+    return structured >= 0.7 * len(alnum)
+
+
+def _is_sequence(alnum: str) -> bool:
+    """Mostly alphabet or digit runs: ``abcdefghijkl``, ``0123456789``, ``zyxwvu``."""
+    if len(alnum) < 6:
+        return False
+    steps = sum(_step(a, b) for a, b in zip(alnum, alnum[1:]))
+    return steps >= 0.6 * (len(alnum) - 1)
+
+
+def _period(alnum: str) -> int | None:
+    """The length of a chunk that, repeated, makes up the whole body (None if none)."""
+    n = len(alnum)
+    for p in range(1, n // 2 + 1):
+        if alnum[p:] == alnum[:n - p]:
+            return p
+    return None
+
+
+def _is_identifier(body: str) -> bool:
+    """Words, not randomness: no digits, vowels like prose, short consonant runs.
+
+    Key generators mix letters and digits, so a body without a single digit that also
+    reads like words is a name (``deploymentpipelinesettings``, ``compromised_key``).
+    """
+    core = body
+    if any(c.isdigit() for c in core):
+        return False
+    letters = core.replace("_", "").replace("-", "")
+    if len(letters) < 3 or not letters.isalpha() or not letters.isascii():
+        return False
+    upper = sum(c.isupper() for c in letters)
+    if letters.isupper():
+        return "_" in core  # ALL_CAPS_NAME
+    if upper > 0.3 * len(letters):
+        return False
+    vowels = sum(c in _VOWELS for c in letters)
+    if vowels < 0.28 * len(letters):
+        return False
+    run = longest = 0
+    for c in letters:
+        run = 0 if c in _VOWELS else run + 1
+        longest = max(longest, run)
+    return longest <= 4

@@ -1,0 +1,193 @@
+"""Loading and validating rule packs (``rules/*.toml`` plus team rule files) into ``Rule``s.
+
+A rule pack is a TOML file holding ``[[rule]]`` tables (see ``rules/platform.toml``
+for the documented shape). Everything a user can get wrong — bad TOML, a missing
+or unknown field, a bad severity, a duplicate id, a regex that does not compile,
+has no secret group or nests quantifiers (slow on a 50 MB line) — becomes one
+``RuleError`` line naming the file and the rule. Regexes are compiled once, as
+bytes patterns, here.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from keyguard.errors import RuleError
+from keyguard.model import Rule, Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+_REQUIRED = ("id", "description", "regex", "keywords", "severity", "remediation")
+_OPTIONAL = ("secret-group", "min-entropy", "prefix", "kind", "examples", "negatives")
+_TOP_LEVEL = ("rule", "description")
+_KINDS = ("key", "jwt")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def bundled_rule_files() -> list[Path]:
+    """The rule packs shipped inside the ``keyguard.rules`` package, sorted by name."""
+    import keyguard.rules
+
+    return sorted(Path(keyguard.rules.__file__).parent.glob("*.toml"))
+
+
+def load_rules(extra_paths: Sequence[str | Path] = ()) -> list[Rule]:
+    """Bundled rule packs plus team rule files or folders, validated; raises ``RuleError``."""
+    files: list[tuple[Path, str]] = [(p, f"rules/{p.name}") for p in bundled_rule_files()]
+    for extra in extra_paths:
+        path = Path(extra)
+        if path.is_dir():
+            files.extend((p, str(p)) for p in sorted(path.glob("*.toml")))
+        elif path.is_file():
+            files.append((path, str(path)))
+        else:
+            raise RuleError(f"{path}: no such rule file or folder")
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for path, shown in files:
+        for rule in load_rule_file(path, shown):
+            if rule.id in seen:
+                raise RuleError(f"{shown}: rule '{rule.id}': duplicate id (already defined in {seen[rule.id]})")
+            seen[rule.id] = shown
+            rules.append(rule)
+    return rules
+
+
+def load_rule_file(path: Path, shown: str | None = None) -> list[Rule]:
+    """The rules of one TOML rule pack; ``shown`` is the name used in error messages."""
+    shown = shown or str(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RuleError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RuleError(f"{shown}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"{shown}: not valid TOML: {exc}") from None
+    unknown = sorted(set(doc) - set(_TOP_LEVEL))
+    if unknown:
+        raise RuleError(f"{shown}: unknown top-level key {unknown[0]!r} (expected [[rule]] tables)")
+    tables = doc.get("rule", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise RuleError(f"{shown}: 'rule' must be an array of tables ([[rule]])")
+    rules = []
+    ids: set[str] = set()
+    for n, table in enumerate(tables, 1):
+        rule = _build_rule(table, shown, n)
+        if rule.id in ids:
+            raise RuleError(f"{shown}: rule '{rule.id}': duplicate id")
+        ids.add(rule.id)
+        rules.append(rule)
+    return rules
+
+
+def _build_rule(t: dict, shown: str, n: int) -> Rule:
+    """One validated ``Rule`` from the ``n``-th ``[[rule]]`` table of ``shown``."""
+    rid = t.get("id")
+    where = f"{shown}: rule '{rid}'" if isinstance(rid, str) and rid else f"{shown}: rule #{n}"
+
+    def fail(message: str) -> RuleError:
+        return RuleError(f"{where}: {message}")
+
+    for key in t:
+        if key not in _REQUIRED and key not in _OPTIONAL:
+            raise fail(f"unknown field {key!r}")
+    for key in _REQUIRED:
+        if key not in t:
+            raise fail(f"missing field {key!r}")
+    for key in ("id", "description", "regex", "severity", "remediation"):
+        if not isinstance(t[key], str) or not t[key].strip():
+            raise fail(f"{key!r} must be a non-empty string")
+    if not _ID.match(rid):
+        raise fail("'id' must be lowercase letters, digits, '.', '_' or '-'")
+    try:
+        severity = Severity.parse(t["severity"])
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    keywords = t["keywords"]
+    if not isinstance(keywords, list) or not keywords or not all(isinstance(k, str) and k for k in keywords):
+        raise fail("'keywords' must be a non-empty list of non-empty strings")
+    kind = t.get("kind", "key")
+    if kind not in _KINDS:
+        raise fail(f"unknown kind {kind!r} (choose from {', '.join(_KINDS)})")
+    prefix = t.get("prefix", "")
+    if not isinstance(prefix, str):
+        raise fail("'prefix' must be a string")
+    min_entropy = t.get("min-entropy", 0.0)
+    if isinstance(min_entropy, bool) or not isinstance(min_entropy, (int, float)) or not 0 <= min_entropy <= 8:
+        raise fail("'min-entropy' must be a number from 0 to 8 (bits per character)")
+    examples, negatives = t.get("examples", []), t.get("negatives", [])
+    for key, value in (("examples", examples), ("negatives", negatives)):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(f"{key!r} must be a list of strings")
+
+    pattern = t["regex"]
+    try:
+        regex = re.compile(pattern.encode("utf-8"))
+    except re.error as exc:
+        raise fail(f"regex does not compile: {exc}") from None
+    group = t.get("secret-group", "secret")
+    if isinstance(group, bool) or not isinstance(group, (int, str)):
+        raise fail("'secret-group' must be a group name or number")
+    if isinstance(group, int):
+        if not 0 <= group <= regex.groups:
+            raise fail(f"regex has no secret group {group} (it has {regex.groups} groups)")
+    elif group not in regex.groupindex:
+        raise fail(f"regex has no secret group (?P<{group}>...)")
+    nested = nested_quantifier(pattern)
+    if nested:
+        raise fail(f"regex nests quantifiers ({nested}); that can take very long on a long line")
+    if prefix and not any(prefix.startswith(k) or k.startswith(prefix) for k in keywords):
+        raise fail(f"prefix {prefix!r} is not covered by any keyword")
+
+    return Rule(
+        id=rid, description=t["description"].strip(), pattern=pattern, regex=regex,
+        secret_group=group, keywords=tuple(k.encode("utf-8") for k in keywords),
+        min_entropy=float(min_entropy), severity=severity, remediation=t["remediation"].strip(),
+        prefix=prefix, kind=kind, examples=tuple(examples), negatives=tuple(negatives),
+        source_file=shown,
+    )
+
+
+def nested_quantifier(pattern: str) -> str:
+    """Describe the first repeat inside a repeat in ``pattern`` ("" if there is none)."""
+    try:
+        import re._parser as sre_parse  # Python 3.11+
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_parse  # type: ignore[no-redef]
+    repeats = {sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT}
+    possessive = getattr(sre_parse, "POSSESSIVE_REPEAT", None)
+
+    def walk(items, inside: bool) -> str:
+        for op, av in items:
+            if op in repeats:
+                lo, hi, sub = av
+                if inside and hi != 1:
+                    return "a quantifier inside a quantified group"
+                found = walk(sub, inside or hi > 1)
+                if found:
+                    return found
+            elif op is possessive:
+                continue  # possessive repeats never backtrack
+            elif op is sre_parse.SUBPATTERN:
+                found = walk(av[-1], inside)
+                if found:
+                    return found
+            elif op is sre_parse.BRANCH:
+                for branch in av[1]:
+                    found = walk(branch, inside)
+                    if found:
+                        return found
+            elif op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT):
+                found = walk(av[1], inside)
+                if found:
+                    return found
+        return ""
+
+    return walk(sre_parse.parse(pattern), False)
