@@ -255,3 +255,21 @@ def test_progress_and_parallel_readers_agree(repo, detector, monkeypatch):
     assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
     single, _ = history(repo, detector, workers=1)
     assert sorted(secrets(single)) == sorted(secrets(found))
+
+
+def test_zip_and_utf16_blobs_inside_a_window_of_text(repo, detector):
+    """The window prefilter cannot see a deflated zip member or UTF-16 text: they are tested alone."""
+    import io
+    import zipfile
+    zkey, wkey = platform_key(), api_key()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("inner/.env", f"K={zkey}\n" + "padding\n" * 100)
+    assert zkey.encode() not in buf.getvalue()
+    repo.write("bundle.zip", buf.getvalue())
+    repo.write("notes-utf16.txt", f"key: {wkey}\r\n".encode("utf-16-le"))
+    for i in range(20):
+        repo.write(f"text{i}.txt", f"plain text {i}\n")
+    repo.commit("mixed")
+    found, _ = history(repo, detector)
+    assert {(lh.path, lh.hit.secret) for lh in found} == {("bundle.zip", zkey), ("notes-utf16.txt", wkey)}

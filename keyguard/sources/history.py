@@ -449,7 +449,10 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
             first = _header(*entries[i])
             if not data.startswith(first):
                 raise GitError(f"git cat-file: unexpected output for {entries[i][0][:12]}")
-            if detector.might_contain(data):
+            # The window test is exact for text; zip archives and UTF-16 text are recognised
+            # by their first bytes, so objects that may be such get their own test.
+            whole = detector.might_contain(data)
+            if whole or _maybe_encoded(data):
                 pos = 0
                 for k in range(i, j):
                     oid, kind, size = entries[k]
@@ -458,6 +461,8 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
                         raise GitError(f"git cat-file: unexpected output for {oid[:12]}")
                     start = pos + len(head)
                     pos = start + size + 1
+                    if not whole and not _encoded_head(data[start:start + min(size, 1024)]):
+                        continue
                     body = data[start:start + size]
                     if not detector.might_contain(body):
                         continue
@@ -474,6 +479,20 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
         proc.wait()
     report(("stat", "bytes", scanned))
     report(("stat", "skipped", skipped))
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _maybe_encoded(window: bytes) -> bool:
+    """Whether a window may hold a zip archive or UTF-16 text (the window test cannot see those)."""
+    return b"\0" in window or _ZIP_MAGIC in window or _BOMS[0] in window or _BOMS[1] in window
+
+
+def _encoded_head(head: bytes) -> bool:
+    """Whether an object starting with ``head`` may be a zip archive or UTF-16/32 text."""
+    return head.startswith(_ZIP_MAGIC) or head[:2] in _BOMS or b"\0" in head
 
 
 def _scan_one(kind: str, body: bytes, detector: "Detector") -> list | None:
