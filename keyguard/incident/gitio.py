@@ -1,41 +1,30 @@
-"""The ``git`` subprocess calls of the incident command: small functions, scrubbed env, ``-z`` output.
+"""The ``git`` calls of the incident command, on top of ``keyguard.sources.gitcmd``.
 
-Every call runs the real ``git`` with the ``GIT_*`` variables removed (inside a
-hook git exports ``GIT_DIR``/``GIT_INDEX_FILE``, which would point our calls at
-the wrong repository) and ``LC_ALL=C`` so messages are stable. A failing call
-is a ``GitError`` with git's first line of complaint, never a traceback. The
-secret is never passed on a command line (it would show in ``ps``).
+``gitcmd`` owns running git (the ``GIT_*`` scrubbed environment, one-line
+``GitError``s); this module adds the few queries an incident needs: every
+object of the store as a stream, refs containing a commit, stash entries, the
+remote's URL. The secret is never passed on a command line (it would show in
+``ps``).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from keyguard.errors import GitError
-
-
-def git_env() -> dict[str, str]:
-    """The environment for git: ours, minus ``GIT_*``, plus a fixed locale."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["LC_ALL"] = "C"
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    return env
+from keyguard.sources import gitcmd
+from keyguard.sources.gitcmd import git_env, zsplit  # noqa: F401 - re-exported for this package
 
 
 def git(cwd: str | Path, *args: str, input: bytes | None = None, ok: Sequence[int] = (0,)) -> bytes:
-    """Run ``git args`` in ``cwd``; its stdout, or GitError with its first stderr line."""
-    try:
-        r = subprocess.run(["git", *args], cwd=cwd, input=input, env=git_env(),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-    except FileNotFoundError:
-        raise GitError("git is not installed (or not on PATH)") from None
-    if r.returncode not in ok:
-        msg = r.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {msg[0] if msg else f'exit {r.returncode}'}")
-    return r.stdout
+    """Run ``git args`` in ``cwd``; its stdout, or GitError when the exit code is not in ``ok``."""
+    proc = gitcmd.run(args, cwd, input=input, check=False)
+    if proc.returncode not in ok:
+        lines = [x.strip() for x in proc.stderr.decode("utf-8", "replace").splitlines() if x.strip()]
+        raise GitError(f"git {args[0]} failed: {lines[0][:300] if lines else f'exit {proc.returncode}'}")
+    return proc.stdout
 
 
 def popen(cwd: str | Path, *args: str) -> subprocess.Popen:
@@ -45,11 +34,6 @@ def popen(cwd: str | Path, *args: str) -> subprocess.Popen:
                                 stderr=subprocess.PIPE)
     except FileNotFoundError:
         raise GitError("git is not installed (or not on PATH)") from None
-
-
-def zsplit(out: bytes) -> list[str]:
-    """NUL-separated git output as strings (empty trailing field dropped)."""
-    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
 
 def repo_root(path: str | Path) -> Path:
