@@ -131,6 +131,11 @@ class FluxLoopState:
         self.faults: dict[str, deque] = defaultdict(deque)
         self.requests: list[RecordedRequest] = []
         self.page_size_cap: int | None = None
+        self.latency: float = 0.0
+        """Seconds every answer is delayed (a far-away API), 0 by default."""
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """Most requests handled at the same time (to check bounded concurrency)."""
 
     # -- setup ---------------------------------------------------------------------------
     def add_tenant(self, name: str, organizations=(("Acme Inc", "owner"),)) -> None:
@@ -271,6 +276,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         st = self.state
+        with st.lock:
+            st.in_flight += 1
+            st.max_in_flight = max(st.max_in_flight, st.in_flight)
+        try:
+            self._handle_counted(method)
+        finally:
+            with st.lock:
+                st.in_flight -= 1
+
+    def _handle_counted(self, method: str) -> None:
+        st = self.state
         proxied = self.path.startswith("http://") or self.path.startswith("https://")
         parts = urlsplit(self.path)
         n = int(self.headers.get("Content-Length") or 0)
@@ -282,6 +298,8 @@ class _Handler(BaseHTTPRequestHandler):
         rec = dict(method=method, path=parts.path, query=parts.query, endpoint=endpoint,
                    bearer=fingerprint(token) if token else "", proxied=proxied,
                    authorization_seen=bool(auth))
+        if st.latency:
+            time.sleep(st.latency)
         fault = st.take_fault(endpoint) if endpoint in ENDPOINTS else None
         if fault is not None:
             if fault.kind == "slow":  # recorded now: the client may be gone when the answer is sent

@@ -222,3 +222,11 @@ def test_no_secret_in_any_recorded_text(fluxloop_server, workers):
     text = repr(out)
     for k in made + [op]:
         assert k.secret not in text
+
+
+def test_verification_runs_concurrently_but_bounded(fluxloop_server):
+    made = [fluxloop_server.add_key() for _ in range(12)]
+    fluxloop_server.state.latency = 0.1
+    out = verify_findings([finding(k.secret) for k in made], client(fluxloop_server), max_workers=4)
+    assert all(f.verification.status == "live" for f in out)
+    assert 2 <= fluxloop_server.state.max_in_flight <= 4
