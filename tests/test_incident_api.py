@@ -1,0 +1,164 @@
+"""``keyguard incident`` against the project's own FluxLoop server: identify, blast radius, revoke once."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+import keys
+from fluxloop_server import fluxloop_server  # noqa: F401  (fixture)
+from keyguard.redact import fingerprint
+
+USAGE = {"total_requests": 1234, "by_operation": {"pull_scenarios": 567, "upload_results": 432},
+         "by_project": {"customer-support-bot": 987}, "last_ip": "192.0.2.7",
+         "last_location": "San Francisco, CA", "last_user_agent": "fluxloop-cli/1.2.3"}
+
+
+@pytest.fixture
+def leaked(repo, fluxloop_server):
+    """A live key of tenant acme committed on main; returns (repo, server key)."""
+    k = fluxloop_server.add_key(name="CI/CD Pipeline", prefix="flux_ci_", account="john@example.com",
+                                permissions=["read_scenarios", "upload_results"],
+                                projects=["customer-support-bot"], expires_in_days=30,
+                                usage=dict(USAGE, by_day={time.strftime("%Y-%m-%d"): 245}))
+    repo.write("ci/config.yml", f"env:\n  FLUXLOOP_API_KEY: {k.secret}\n")
+    repo.commit("ci config")
+    return repo, k
+
+
+def _run(keyguard, srv, repo, tmp_path, secret, *args, out_name="out", **env):
+    out = tmp_path / out_name
+    r = keyguard("incident", "--output-dir", str(out), "--api-retries", "1", *args, cwd=repo.path,
+                 input=(secret + "\n").encode(), env=srv.env(tmp_path, **env))
+    doc = json.loads((out / "incident.json").read_text()) if (out / "incident.json").exists() else None
+    for text in (r.stdout, r.stderr):
+        assert secret.encode() not in text
+    if doc is not None:
+        assert secret not in (out / "incident.json").read_text()
+        assert secret not in (out / "incident.md").read_text()
+    return r, doc, out
+
+
+def test_live_key_is_identified_revoked_and_recorded(leaked, fluxloop_server, keyguard, tmp_path):
+    repo, k = leaked
+    r, doc, out = _run(keyguard, fluxloop_server, repo, tmp_path, k.secret, "--yes")
+    assert r.returncode == 0, r.stderr
+    ident = doc["identification"]
+    assert ident["status"] == "live"
+    assert (ident["key_id"], ident["name"], ident["owner"], ident["tenant"]) == \
+        (k.id, "CI/CD Pipeline", "john@example.com", "acme")
+    assert ident["permissions"] == ["read_scenarios", "upload_results"]
+    assert ident["projects"] == ["customer-support-bot"]
+    assert ident["expires_at"] == k.expires_at
+    br = doc["blast_radius"]
+    assert br["total_requests"] == 1234 and br["by_operation"]["pull_scenarios"] == 567
+    assert br["last_ip"] == "192.0.2.7" and br["days"] == 30
+    usage_calls = fluxloop_server.calls("usage")
+    assert len(usage_calls) == 1 and "days=30" in usage_calls[0].query
+    # revoked once, by the key itself (no operator credential), and the time recorded
+    assert k.revoked
+    assert len(fluxloop_server.calls("revoke")) == 1
+    rev = doc["revocation"]
+    assert rev["outcome"] == "revoked" and rev["via"] == "self" and rev["at"]
+    assert doc["timeline"]["revoked_at"] == rev["at"]
+    md = (out / "incident.md").read_text()
+    assert "1234" in md and "pull_scenarios" in md and rev["at"] in md
+    assert b"revoked at" in r.stdout
+
+
+def test_second_run_never_revokes_twice(leaked, fluxloop_server, keyguard, tmp_path):
+    repo, k = leaked
+    r1, doc1, _ = _run(keyguard, fluxloop_server, repo, tmp_path, k.secret, "--yes", out_name="one")
+    assert r1.returncode == 0
+    r2, doc2, _ = _run(keyguard, fluxloop_server, repo, tmp_path, k.secret, "--yes", out_name="two")
+    assert r2.returncode == 0, r2.stderr
+    assert len(fluxloop_server.calls("revoke")) == 1
+    assert doc2["identification"]["status"] == "revoked"
+    assert doc2["revocation"]["at"] == doc1["revocation"]["at"]
+    assert "earlier keyguard incident" in doc2["revocation"]["reason"]
+    ledger = json.loads((repo.path / ".git" / "keyguard" / "revocations.json").read_text())
+    assert ledger["keys"][fingerprint(k.secret)]["key_id"] == k.id
+    assert k.secret not in json.dumps(ledger)
+
+
+def test_recorded_revocation_but_still_live_is_flagged(leaked, fluxloop_server, keyguard, tmp_path):
+    repo, k = leaked
+    _run(keyguard, fluxloop_server, repo, tmp_path, k.secret, "--yes", out_name="one")
+    k.revoked = False  # the service lost the revocation
+    r, doc, _ = _run(keyguard, fluxloop_server, repo, tmp_path, k.secret, "--yes", out_name="two")
+    assert r.returncode == 1
+    assert len(fluxloop_server.calls("revoke")) == 1
+    assert "STILL SAYS LIVE" in doc["summary"]
+
+
+def test_live_key_without_terminal_or_yes_is_not_revoked(leaked, fluxloop_server, keyguard, tmp_path):
+    repo, k = leaked
+    r, doc, _ = _run(keyguard, fluxloop_server, repo, tmp_path, k.secret)
+    assert r.returncode == 1
+    assert not k.revoked and fluxloop_server.calls("revoke") == []
+    assert doc["revocation"]["outcome"] == "declined"
+    assert "--yes" in doc["revocation"]["reason"]
+    assert b"LIVE AND NOT REVOKED" in r.stdout
+
+
+def test_no_revoke_identifies_only(leaked, fluxloop_server, keyguard, tmp_path):
+    repo, k = leaked
+    r, doc, _ = _run(keyguard, fluxloop_server, repo, tmp_path, k.secret, "--no-revoke")
+    assert r.returncode == 1
+    assert doc["identification"]["status"] == "live"
+    assert fluxloop_server.calls("revoke") == []
+    assert doc["blast_radius"]["total_requests"] == 1234
+
+
+def test_operator_credential_revokes_and_reads_usage(leaked, fluxloop_server, keyguard, tmp_path):
+    repo, k = leaked
+    op = fluxloop_server.operator("acme")
+    r, doc, _ = _run(keyguard, fluxloop_server, repo, tmp_path, k.secret, "--yes", FLUXLOOP_API_KEY=op.secret)
+    assert r.returncode == 0, r.stderr
+    assert doc["revocation"]["via"] == "operator"
+    assert [c.bearer for c in fluxloop_server.calls("revoke")] == [fingerprint(op.secret)]
+    assert [c.bearer for c in fluxloop_server.calls("usage")] == [fingerprint(op.secret)]
+    assert op.secret.encode() not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("state", ["revoked", "expired", "unknown-to-api"])
+def test_key_not_live_is_handled_without_revoking(repo, fluxloop_server, keyguard, tmp_path, state):
+    if state == "unknown-to-api":
+        secret = keys.platform_key()
+    else:
+        k = fluxloop_server.add_key(revoked=state == "revoked", expires_in_days=-1 if state == "expired" else 30)
+        secret = k.secret
+    repo.write("a.env", f"K={secret}\n")
+    repo.commit("a")
+    r, doc, _ = _run(keyguard, fluxloop_server, repo, tmp_path, secret, "--yes")
+    assert r.returncode == 0, r.stderr
+    want = {"revoked": "revoked", "expired": "expired", "unknown-to-api": "invalid"}[state]
+    assert doc["identification"]["status"] == want
+    assert fluxloop_server.calls("revoke") == []
+    assert doc["revocation"] is None
+
+
+def test_api_unreachable_says_unknown(leaked, fluxloop_server, keyguard, tmp_path):
+    repo, k = leaked
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r, doc, _ = _run(keyguard, fluxloop_server, repo, tmp_path, k.secret, "--yes",
+                     FLUXLOOP_API_ENDPOINT=f"http://127.0.0.1:{port}")
+    assert r.returncode == 1
+    assert doc["identification"]["status"] == "unknown"
+    assert "connection refused" in doc["identification"]["reason"]
+    assert doc["revocation"] is None and not k.revoked
+    assert "by hand" in doc["summary"]
+    assert any(o["path"] == "ci/config.yml" for o in doc["occurrences"])  # locating needs no network
+
+
+def test_offline_makes_no_call(leaked, fluxloop_server, keyguard, tmp_path):
+    repo, k = leaked
+    r, doc, _ = _run(keyguard, fluxloop_server, repo, tmp_path, k.secret, "--offline", "--yes")
+    assert r.returncode == 1
+    assert fluxloop_server.calls() == []
+    assert doc["identification"]["status"] == "unknown" and doc["identification"]["offline"] is True
