@@ -9,7 +9,7 @@ import pytest
 import keys
 from fluxloop_server import FluxLoopServer, fluxloop_server  # noqa: F401  (fixture)
 from keyguard.errors import ApiError, CredentialError
-from keyguard.fluxloop.client import (ApiUnavailable, FluxLoopClient, InsufficientScope, NotFound,
+from keyguard.fluxloop.client import (FluxLoopClient, InsufficientScope, NotFound,
                                       RetryPolicy, TokenRejected)
 from keyguard.fluxloop.credentials import Credential
 

@@ -21,7 +21,6 @@ def register(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Show the operator identity; exit 0, or 2 when there is no usable credential."""
     import json
-    import sys
     import time
 
     from keyguard.fluxloop.options import client_from_args
@@ -32,14 +31,14 @@ def run(args: argparse.Namespace) -> int:
     ident = client.whoami()
     k = ident.key
     if args.json:
-        json.dump({"credential_source": client.operator.source, "endpoint": client.endpoint,
-                   "account": ident.account, "tenant": ident.tenant,
-                   "organizations": [{"name": o.name, "role": o.role} for o in ident.organizations],
-                   "key": {"id": k.id, "name": k.name, "type": k.type, "key_hint": k.key_hint,
-                           "permissions": list(k.permissions), "projects": list(k.projects),
-                           "created_at": k.created_at, "expires_at": k.expires_at}},
-                  _Scrubbed(sys.stdout, client.operator.token), indent=2)
-        print()
+        print(scrub(json.dumps({
+            "credential_source": client.operator.source, "endpoint": client.endpoint,
+            "account": ident.account, "tenant": ident.tenant,
+            "organizations": [{"name": o.name, "role": o.role} for o in ident.organizations],
+            "key": {"id": k.id, "name": k.name, "type": k.type, "key_hint": k.key_hint,
+                    "permissions": list(k.permissions), "projects": list(k.projects),
+                    "created_at": k.created_at, "expires_at": k.expires_at}}, indent=2),
+            [client.operator.token]))
         return 0
     now = time.time()
     if k.expires_at is None:
@@ -61,13 +60,3 @@ def run(args: argparse.Namespace) -> int:
         print(scrub(f"{label + ':':<{width + 1}} {value}", [client.operator.token]))
     return 0
 
-
-class _Scrubbed:
-    """A text stream that redacts ``secret`` from everything written (belt and braces)."""
-
-    def __init__(self, stream, secret: str):
-        self.stream, self.secret = stream, secret
-
-    def write(self, text: str) -> int:
-        from keyguard.redact import scrub
-        return self.stream.write(scrub(text, [self.secret]))

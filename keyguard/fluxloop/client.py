@@ -286,9 +286,7 @@ class FluxLoopClient:
         """Is ``token`` live? 200 -> live (with its record), 401 -> invalid/expired/revoked, else unknown."""
         try:
             resp = self._call("GET", "/api/v1/auth/status", token)
-        except ApiUnavailable as exc:
-            return Verification(status="unknown", reason=str(exc))
-        except ApiError as exc:
+        except ApiError as exc:  # ApiUnavailable, TLS failure, oversized body: nothing learned
             return Verification(status="unknown", reason=str(exc))
         if resp.status == 200:
             try:

@@ -61,9 +61,9 @@ def client_from_args(args: argparse.Namespace, *, require_operator: bool = True)
 
     settings = resolve(api_key=getattr(args, "api_key", None), profile=getattr(args, "profile", None),
                        api_endpoint=getattr(args, "api_endpoint", None))
+    print_warnings(settings)
     if require_operator and settings.credential is None:
         raise settings.error  # type: ignore[misc]  # resolve() always sets one of the two
-    print_warnings(settings)
     policy = RetryPolicy()
     timeout = getattr(args, "api_timeout", None)
     retries = getattr(args, "api_retries", None)
