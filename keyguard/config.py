@@ -90,7 +90,7 @@ def load_config(start: Path | str, explicit: Path | str | None = None) -> Config
         table = data.get("tool", {}).get("keyguard")
         if table is None:
             return Config()
-        where = "[tool.keyguard]"
+        where = "tool.keyguard"
     else:
         table = data
         where = ""

@@ -45,7 +45,9 @@ def register(p: argparse.ArgumentParser) -> None:
     pol.add_argument("--config", metavar="FILE", help="config file (default: .keyguard.toml or pyproject.toml)")
     pol.add_argument("--baseline", metavar="FILE", help="baseline file (default: .keyguard-baseline.json)")
     pol.add_argument("--no-baseline", action="store_true", help="report baselined findings too")
-    pol.add_argument("--fail-on", metavar="SEVERITY", help="lowest severity that fails the scan (default: low)")
+    pol.add_argument("--fail-on", metavar="SEVERITY", type=severity_arg,
+                     help="lowest severity that fails the scan: critical, high, medium, low, info "
+                          "(default: low, or fail-on in the config)")
 
     api = p.add_argument_group("FluxLoop API (network; off by default)")
     api.add_argument("--verify", action="store_true", help="ask the API whether each found key is live")
@@ -54,6 +56,15 @@ def register(p: argparse.ArgumentParser) -> None:
     api.add_argument("--dry-run", action="store_true", help="with --revoke: show what would be revoked")
     from keyguard.fluxloop.options import add_api_options
     add_api_options(api)
+
+
+def severity_arg(text: str):
+    """argparse type for a severity name."""
+    from keyguard.model import Severity
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,12 +101,17 @@ def run(args: argparse.Namespace) -> int:
     if (args.verify or args.revoke) and report.findings:
         report.findings = _act(args, report.findings)
 
-    fail_on = Severity.parse(args.fail_on or config.fail_on) if (args.fail_on or config.fail_on) else Severity.LOW
+    fail_on = args.fail_on or Severity.parse(config.fail_on)
+    report_has_warnings = False
     if report.findings or args.format != "text" or args.output or args.verbose:
         _write(report, args)
+        report_has_warnings = args.format == "text" and not args.output
     elif not args.quiet:
         counts = _counts_line(report)
         print(f"keyguard: no FluxLoop keys found{counts}", file=sys.stderr)
+    if not (args.quiet or report_has_warnings):
+        for w in report.warnings:
+            print(f"keyguard: warning: {w}", file=sys.stderr)
 
     if any(f.verification and f.verification.status == "live" and not
            (f.revocation and f.revocation.outcome in ("revoked", "already_revoked"))
