@@ -162,3 +162,76 @@ def test_offline_makes_no_call(leaked, fluxloop_server, keyguard, tmp_path):
     assert r.returncode == 1
     assert fluxloop_server.calls() == []
     assert doc["identification"]["status"] == "unknown" and doc["identification"]["offline"] is True
+
+
+def _pty_session(argv, cwd, env, answers, timeout=60.0) -> tuple[int, bytes]:
+    """Run ``argv`` on a real pseudo-terminal, answering each prompt (bytes -> reply) in turn."""
+    import os
+    import pty
+    import select
+    import subprocess
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+                            start_new_session=True)
+    os.close(slave)
+    seen = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                seen += data
+            if pending and pending[0][0] in seen:
+                prompt, reply = pending.pop(0)
+                seen = seen.replace(prompt, prompt + b"<answered>", 1)
+                os.write(master, reply)
+            if proc.poll() is not None and not r:
+                break
+        return proc.wait(timeout=10), seen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+
+
+def test_terminal_prompts_for_key_and_confirmation(leaked, fluxloop_server, tmp_path):
+    """On a terminal: the key is read without echo, and revoking asks first; 'y' revokes."""
+    import os
+    import sys
+    from conftest import GIT_ENV
+    repo, k = leaked
+    env = {kk: v for kk, v in os.environ.items() if not kk.startswith("GIT_")}
+    env.update(GIT_ENV, NO_COLOR="1")
+    env.update(fluxloop_server.env(tmp_path))
+    out = tmp_path / "out"
+    code, seen = _pty_session([sys.executable, "-m", "keyguard", "incident", "--output-dir", str(out)],
+                              repo.path, env, [(b"Leaked key (not echoed): ", k.secret.encode() + b"\n"),
+                                               (b"[y/N] ", b"y\n")])
+    assert code == 0, seen.decode(errors="replace")
+    assert k.secret.encode() not in seen
+    assert b"Revoke the live key" in seen and k.id.encode() in seen
+    assert k.revoked and len(fluxloop_server.calls("revoke")) == 1
+
+
+def test_terminal_answer_no_keeps_key(leaked, fluxloop_server, tmp_path):
+    import os
+    import sys
+    from conftest import GIT_ENV
+    repo, k = leaked
+    env = {kk: v for kk, v in os.environ.items() if not kk.startswith("GIT_")}
+    env.update(GIT_ENV, NO_COLOR="1")
+    env.update(fluxloop_server.env(tmp_path))
+    code, seen = _pty_session([sys.executable, "-m", "keyguard", "incident", "--output-dir", str(tmp_path / "o")],
+                              repo.path, env, [(b"Leaked key (not echoed): ", k.secret.encode() + b"\n"),
+                                               (b"[y/N] ", b"n\n")])
+    assert code == 1
+    assert not k.revoked and fluxloop_server.calls("revoke") == []
+    assert b"not confirmed" in seen
