@@ -155,3 +155,48 @@ def test_revoke_api_down_exit_1(fluxloop_server, keyguard, tmp_path):
 def test_revoke_empty_stdin_is_usage_error(fluxloop_server, keyguard, tmp_path):
     code, out, err = run(keyguard, fluxloop_server, tmp_path, "revoke", "--yes", input=b"\n\n")
     assert code == 2 and "no key given" in err
+
+
+def _run_on_terminal(srv, tmp_path, args, answer: bytes, **env):
+    """Run keyguard with a pseudo-terminal as stdin; type ``answer`` once the question is asked."""
+    import os
+    import select
+    import subprocess
+    import sys
+    import time
+
+    from conftest import GIT_ENV
+
+    e = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    e.update(GIT_ENV)
+    e.update(srv.env(tmp_path, **env))
+    master, slave = os.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "keyguard", *args], cwd=tmp_path, env=e, stdin=slave,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(slave)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not srv.calls("auth_status"):
+            time.sleep(0.02)
+        time.sleep(0.3)  # the question follows the identification
+        os.write(master, answer)
+        out, err = p.communicate(timeout=20)
+    finally:
+        os.close(master)
+    return p.returncode, out.decode(), err.decode()
+
+
+def test_revoke_asks_on_a_terminal(fluxloop_server, tmp_path):
+    k = fluxloop_server.add_key(name="Leaked")
+    code, out, err = _run_on_terminal(fluxloop_server, tmp_path, ["revoke", k.secret], b"y\n")
+    assert code == 0, err
+    assert f"Revoke {redact(k.secret)}: key {k.id} 'Leaked'" in err
+    assert "revoked" in out and k.revoked
+
+
+def test_revoke_declined_on_a_terminal(fluxloop_server, tmp_path):
+    k = fluxloop_server.add_key()
+    code, out, err = _run_on_terminal(fluxloop_server, tmp_path, ["revoke", k.secret], b"n\n")
+    assert code == 1
+    assert "not revoked" in err
+    assert fluxloop_server.calls("revoke") == [] and not k.revoked
