@@ -46,14 +46,14 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The full parser; with ``only``, just that sub-command is registered."""
+    """The parser; only the sub-command ``only`` gets its arguments (and its module imported)."""
     parser = _Parser(prog="keyguard",
                      description="Find FluxLoop API keys in git and keep the keys that exist healthy.")
     parser.add_argument("--version", action="version", version=f"keyguard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
         aliases = [a for a, target in ALIASES.items() if target == name]
-        if only is not None and name != only:
+        if name != only:  # listed for --help, but not imported
             sub.add_parser(name, help=help_text, aliases=aliases, add_help=False)
             continue
         p = sub.add_parser(name, help=help_text, aliases=aliases, description=help_text)

@@ -19,7 +19,7 @@ def installed(tmp_path_factory) -> Path:
     """keyguard pip-installed (non-editable, no deps) into a target folder."""
     target = tmp_path_factory.mktemp("site")
     cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
-    if importlib.util.find_spec("setuptools") is not None:
+    if all(importlib.util.find_spec(m) is not None for m in ("setuptools", "wheel")):
         cmd.append("--no-build-isolation")
     r = subprocess.run([*cmd, str(ROOT)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
