@@ -134,6 +134,7 @@ def test_offline_lists_every_place(leaky, keyguard, tmp_path):
     assert "by hand" in doc["summary"]
     md = (out / "incident.md").read_text()
     assert "unknown" in md and "FluxLoop console" in md
+    assert b"revocation: unknown" in r.stdout and b"by hand" in r.stdout
     for what in ("config/old.cfg", "deploy/app.env", "tmp/debug.py", "stash@{0}", "v1.0", "local.env",
                  ids["deleted_add"][:12], "feature/x"):
         assert what in md

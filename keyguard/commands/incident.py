@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from keyguard.incident.locate import locate
     from keyguard.incident.revoke import DONE, recorded, revoke_if_live
     from keyguard.model import Revocation
-    from keyguard.redact import fingerprint, redact
+    from keyguard.redact import fingerprint, redact, scrub
 
     if args.yes and args.no_revoke:
         raise UsageError("--yes and --no-revoke contradict each other")
@@ -222,7 +222,6 @@ def run(args: argparse.Namespace) -> int:
         purge=purged, remediation=report.remediation(location, ident, revocation, tl, has_history),
         warnings=tuple(warnings), exit_code=exit_code)
     report.write_files(out_dir, inc, secret)
-    from keyguard.redact import scrub
-    sys.stdout.write(scrub(report.to_text(inc), [secret]))
+    sys.stdout.write(scrub(report.to_text(inc, verbose=args.verbose), [secret]))
     sys.stdout.flush()
     return exit_code

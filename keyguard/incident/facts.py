@@ -8,7 +8,7 @@ of these holds the secret itself: only its redacted form and fingerprint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from keyguard.model import Revocation, Verification
 
@@ -165,5 +165,5 @@ class Incident:
     remote_url: str = ""
     purge: PurgeResult | None = None
     remediation: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
     exit_code: int = 1

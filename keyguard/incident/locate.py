@@ -24,6 +24,7 @@ from pathlib import Path
 from keyguard.incident import gitio
 from keyguard.incident.facts import KINDS, Location, Occurrence
 from keyguard.incident.needles import Match, Matcher, needles_for
+from keyguard.redact import scrub
 
 CHUNK = gitio.CHUNK
 ZERO = "0" * 40
@@ -338,7 +339,6 @@ def _tag_message(root: Path, hit: _ObjHit) -> Occurrence:
 
 def _tree_names(hit: _ObjHit, secret: str) -> str:
     """The entry names of a matched tree that hold the value, redacted."""
-    from keyguard.redact import scrub
     hash_len = len(hit.oid) // 2
     data, pos, names = hit.data, 0, []
     while pos < len(data):

@@ -47,6 +47,20 @@ def status_line(inc: Incident) -> str:
     return f"key is {v.status} (not live)"
 
 
+def revocation_text(inc: Incident) -> str:
+    """One sentence on the revocation: done when, declined why, or why it was not attempted."""
+    rev = inc.revocation
+    v = inc.identification.verification
+    if rev is not None:
+        return (f"{rev.outcome}" + (f" at {rev.at}" if rev.at else "") + (f" via {rev.via}" if rev.via else "")
+                + (f" ({rev.reason})" if rev.reason else ""))
+    if v.status == "unknown":
+        return "unknown: not attempted because the key's status is unknown; revoke it by hand in the FluxLoop console"
+    if v.status == "live":
+        return "not attempted"
+    return f"not needed: the key is {v.status}"
+
+
 def remediation(loc: Location, ident: Identification, rev: Revocation | None, tl: Timeline,
                 has_history: bool) -> tuple[str, ...]:
     """The numbered remediation plan, most urgent first."""
@@ -228,7 +242,7 @@ def to_markdown(inc: Incident) -> str:
     out += ["## Revocation", ""]
     rev = inc.revocation
     if rev is None:
-        out.append("Not attempted" + (" (the key is not live)." if v.status not in ("live", "unknown") else "."))
+        out.append(revocation_text(inc))
     else:
         out.append(f"- Outcome: **{rev.outcome}**" + (f" at {rev.at}" if rev.at else "") +
                    (f" via {rev.via}" if rev.via else ""))
@@ -259,8 +273,8 @@ def to_markdown(inc: Incident) -> str:
 
 # -- text (stdout) -------------------------------------------------------------------------------
 
-def to_text(inc: Incident) -> str:
-    """The short summary printed on stdout."""
+def to_text(inc: Incident, verbose: bool = False) -> str:
+    """The short summary printed on stdout (``verbose``: also what was searched)."""
     v = inc.identification.verification
     tl = inc.timeline
     lines = [f"keyguard incident: {inc.redacted} ({inc.fingerprint})", f"  {status_line(inc)}"]
@@ -273,10 +287,16 @@ def to_text(inc: Incident) -> str:
         lines.append(f"    {KIND_TITLES.get(o.kind, o.kind)}: {where}{refs}{extra}")
     if len(occ) > 50:
         lines.append(f"    ... and {len(occ) - 50} more (see the report)")
+    if verbose:
+        st = inc.location
+        lines.append(f"  searched {st.stat('objects')} objects ({st.stat('object_bytes')} bytes), "
+                     f"{st.stat('worktree_files')} files on disk ({st.stat('worktree_bytes')} bytes), "
+                     f"{st.stat('commits_touching')} commits touching the value")
     if tl.first_committed:
         lines.append(f"  first committed {tl.first_committed} by {tl.first_author} ({tl.first_commit[:12]})")
     lines.append(f"  API: {v.status}" + (f", id {v.key_id} '{v.name}' of {v.account}" if v.key_id else "")
                  + (f" ({v.reason})" if v.status == "unknown" and v.reason else ""))
+    lines.append(f"  revocation: {revocation_text(inc)}")
     u = inc.identification.usage
     lines.append(f"  blast radius: {u.total_requests} requests in {u.days} days" if u is not None
                  else f"  blast radius: unknown ({inc.identification.usage_error})")
