@@ -308,3 +308,29 @@ def test_matcher_counts_each_occurrence_once_across_chunks():
             m.feed(text[i:i + size])
         plain = [x for x in m.done() if x.needle.encoding == ""]
         assert [(x.offset, x.line, x.count) for x in plain] == [(2, 2, 2)], size
+
+
+def test_edited_versions_and_merges(repo, keyguard, tmp_path):
+    """Each version of a file holding the key is listed once; a merge that brings it in is not a new place."""
+    key = keys.platform_key("flux_stg_")
+    repo.write("a.txt", "a\n")
+    _commit(repo, "init", "2024-01-01T00:00:00+00:00")
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.write("conf.ini", f"key={key}\nlevel=1\n")
+    v1 = _commit(repo, "conf v1", "2024-01-02T00:00:00+00:00")
+    repo.write("conf.ini", f"key={key}\nlevel=2\n")
+    v2 = _commit(repo, "conf v2", "2024-01-03T00:00:00+00:00")
+    repo.git("checkout", "-q", "main")
+    repo.write("b.txt", "b\n")
+    _commit(repo, "b", "2024-01-04T00:00:00+00:00")
+    repo.git("merge", "-q", "--no-ff", "--no-edit", "topic")
+    repo.write("conf.ini", "key=${FLUXLOOP_API_KEY}\nlevel=2\n")
+    gone = _commit(repo, "read key from env", "2024-01-06T00:00:00+00:00")
+
+    out = tmp_path / "out"
+    _run(keyguard, repo, key, "--offline", out=out)
+    doc = _report(out)
+    got = [(o["kind"], o["commit"], o["path"], o["removed_in"]) for o in doc["occurrences"]]
+    assert sorted(got) == sorted([("commit", v1, "conf.ini", []), ("commit", v2, "conf.ini", [gone])])
+    assert doc["timeline"]["first_commit"] == v1 and doc["timeline"]["last_commit"] == v2
+    assert doc["timeline"]["still_present"] is False

@@ -191,7 +191,7 @@ def _blob_occurrences(root: Path, blobs: dict[str, _ObjHit], stats: dict[str, in
 
     removals: dict[tuple[str, str], list[str]] = {}
     for c in changes:
-        if c.old in blobs and c.new != c.old:
+        if c.old in blobs and c.new not in blobs:  # replaced by a version without the value
             removals.setdefault((c.old, c.path), []).append(c.commit)
     adds = [c for c in changes if c.new in blobs and c.old != c.new]
     # A merge shown against its first parent "adds" what its other parents brought: keep it only
