@@ -4,8 +4,10 @@ The text scanned is the *index* content (so ``git add -p`` partial staging is
 judged by what is staged, not by the working tree), and only hits on lines the
 staged diff adds are reported; files git cannot diff by lines (binary, zip,
 UTF-16) report all their hits. In a repository without commits the diff is
-against the empty tree. With ``files=[...]`` the full index content of exactly
-those paths is scanned instead (``pre-commit run --files/--all-files``).
+against the empty tree. With ``files=[...]`` (what pre-commit hands the hook)
+exactly those paths are scanned: the ones with staged changes for the lines
+the commit adds, the others whole (``pre-commit run --files/--all-files``
+with nothing staged must really scan what it names).
 
 This is the hot path of every commit, so it costs two git calls when nothing
 looks like a key: ``git diff-index --cached --patch-with-raw -U0`` gives the
@@ -78,14 +80,21 @@ class StagedSource(Source):
     # -- the staged diff -------------------------------------------------
     def located_hits(self, detector: "Detector") -> Iterator[LocatedHit]:
         """Hits on added lines of staged files (or in the whole of ``files``)."""
-        if self.files is not None:
-            yield from self._whole_files(detector)
-            return
         entries, patch = _parse_raw(self._diff_index())
+        only: set[str] | None = None
+        if self.files is not None:
+            rel, outside = self._split_files()
+            staged = {path for _, _, _, path in entries}
+            only = {p for p in rel if p in staged}
+            yield from self._whole_files(detector, [p for p in rel if p not in staged], outside)
+            if not only:
+                return
         diffs = _parse_patch(patch)
         wanted: list[tuple[str, str, _FileDiff | None]] = []
         for status, new_mode, new_id, path in entries:
             if status not in "AMT" or new_mode == _GITLINK:
+                continue
+            if only is not None and path not in only:
                 continue
             self.stats["files"] += 1
             d = diffs.get(path)
@@ -116,7 +125,8 @@ class StagedSource(Source):
         return gitcmd.output([*args, gitcmd.empty_tree(self.root), "--"], self.root, env=self.env)
 
     # -- whole index files (pre-commit --files / --all-files) ------------
-    def _whole_files(self, detector: "Detector") -> Iterator[LocatedHit]:
+    def _split_files(self) -> tuple[list[str], list[Path]]:
+        """``files`` as repo-relative paths, and those outside the repository."""
         rel: list[str] = []
         outside: list[Path] = []
         for f in self.files or ():
@@ -127,6 +137,10 @@ class StagedSource(Source):
                 outside.append(absolute)
             else:
                 rel.append(r.replace(os.sep, "/"))
+        return rel, outside
+
+    def _whole_files(self, detector: "Detector", rel: list[str], outside: list[Path]) -> Iterator[LocatedHit]:
+        outside = list(outside)
         index: dict[str, tuple[str, str]] = {}
         if rel:
             out = gitcmd.output(["--literal-pathspecs", "ls-files", "-s", "-z", "--full-name", "--", *rel],
