@@ -207,6 +207,9 @@ def test_unreachable_objects_dropped_stash_and_staged_blob(repo, keyguard, tmp_p
     assert ("index", "", "c.txt", 1) in got
     assert ("loose-blob", "", "", 3) in got
     assert not any(o["kind"] == "worktree" for o in occ)
+    # no ref reaches any of it: no history rewrite (no file holding the secret), a local clean-up instead
+    assert not (out / "replacements.txt").exists()
+    assert "git reflog expire --expire=now --all && git gc --prune=now" in (out / "incident.md").read_text()
     _no_key(key, r.stdout, r.stderr)
 
 

@@ -163,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
         fp = fingerprint(secret)
     shown = redact(secret)
     out_dir = _output_dir(args, root, git_dir, bare)
+    if args.purge and (out_dir / "mirror.git").exists():
+        raise UsageError(f"{out_dir / 'mirror.git'} already exists: remove it or choose another --output-dir")
 
     # 1. where it is
     location = locate(root, secret)
@@ -194,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
 
     # 4./5. report and purge plan
     warnings: list[str] = []
-    has_history = any(o.kind in report.HISTORY_KINDS for o in location.occurrences)
+    has_history = any(report.needs_rewrite(o) for o in location.occurrences)
     repl_path = out_dir / "replacements.txt"
     cmds: tuple[str, ...] = ()
     remote = ""

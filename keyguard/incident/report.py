@@ -19,8 +19,12 @@ from keyguard.incident.purge import WARNINGS
 from keyguard.model import Revocation
 
 FORMAT_VERSION = 1
-HISTORY_KINDS = ("commit", "stash", "reflog", "unreachable", "loose-blob", "commit-message", "tag-message", "tree")
 LOCAL_ONLY_KINDS = ("stash", "reflog", "unreachable", "loose-blob")
+
+
+def needs_rewrite(o: Occurrence) -> bool:
+    """Whether a history rewrite (and force-push) is needed for this place: a ref reaches it."""
+    return o.kind in ("commit", "tree") or (o.kind in ("stash", "commit-message", "tag-message") and bool(o.refs))
 
 
 def fmt_epoch(ts: int | None, never: str = "never") -> str:
