@@ -127,3 +127,37 @@ def _problem(raw: bytes, repo_id: str) -> str | None:
     if hashlib.sha256(body).hexdigest() != header.get("sha256"):
         return "checksum mismatch"
     return None
+
+
+SEEN_FILE = "findings-seen.json"
+
+
+def load_seen(directory: Path, repo_id: str) -> set[str] | None:
+    """Identities (fingerprint|path|commit) of the previous audit's findings; None if unknown."""
+    try:
+        doc = json.loads((directory / SEEN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("magic") != MAGIC or doc.get("repo") != repo_id:
+        return None
+    items = doc.get("findings")
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        return None
+    return set(items)
+
+
+def save_seen(directory: Path, repo_id: str, identities: set[str]) -> None:
+    """Remember this audit's findings (keyed fingerprints, paths, commits; never a secret)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    doc = {"magic": MAGIC, "repo": repo_id, "findings": sorted(identities)}
+    fd, tmp = tempfile.mkstemp(prefix=".seen-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=1)
+        os.replace(tmp, directory / SEEN_FILE)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,168 @@
+"""`keyguard audit` end to end: history + verify + hygiene + SARIF/JSON/Markdown, and its cache."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import ROOT, Repo
+from fluxloop_server import fluxloop_server  # noqa: F401  (fixture)
+from keys import platform_key
+
+SCHEMA = json.loads((ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json").read_text())
+
+
+def out_dir(repo: Repo) -> Path:
+    """Reports go beside the repository, so commits in the tests do not pick them up."""
+    d = repo.path.parent / "reports"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+def audit(keyguard, repo: Repo, env: dict, *args: str):
+    d = out_dir(repo)
+    r = keyguard("audit", "--sarif", str(d / "a.sarif"), "--json", str(d / "a.json"),
+                 "--markdown", str(d / "a.md"), *args, cwd=repo.path, env=env)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def outputs(repo: Repo) -> tuple[dict, dict, str]:
+    d = out_dir(repo)
+    sarif = json.loads((d / "a.sarif").read_text())
+    report = json.loads((d / "a.json").read_text())
+    md = (d / "a.md").read_text()
+    return sarif, report, md
+
+
+def blobs_scanned(err: str) -> int:
+    return int(re.search(r"(\d+) blobs scanned", err).group(1))
+
+
+def test_audit_end_to_end_against_the_test_server(fluxloop_server, keyguard, repo: Repo, tmp_path: Path):
+    op = fluxloop_server.operator()
+    live = fluxloop_server.add_key(prefix="flux_prod_", name="Prod deploy")
+    fluxloop_server.add_key(prefix="flux_dev_", name="Everything", permissions=("*",), projects=("*",))
+    dead = platform_key("flux_dev_")  # unknown to the API
+    repo.write("deploy/.env", f"FLUXLOOP_API_KEY={live.secret}\n")
+    repo.commit("add deploy env")
+    repo.write("deploy/.env", "FLUXLOOP_API_KEY=${FLUXLOOP_API_KEY}\n")
+    repo.commit("use the environment")
+    repo.git("checkout", "-q", "-b", "experiment")
+    repo.write("notes.md", f"old key {dead}\n")
+    repo.commit("notes")
+    repo.git("checkout", "-q", "main")
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("# earlier step\n")
+    env = fluxloop_server.env(tmp_path, FLUXLOOP_API_KEY=op.secret, GITHUB_STEP_SUMMARY=summary)
+
+    code, out, err = audit(keyguard, repo, env)
+    assert code == 3, err  # a live key was found and not revoked
+    sarif, report, md = outputs(repo)
+    jsonschema.Draft7Validator(SCHEMA).validate(sarif)
+    by_path = {f["path"]: f for f in report["findings"]}
+    assert set(by_path) == {"deploy/.env", "notes.md"}
+    assert by_path["deploy/.env"]["verification"]["status"] == "live"
+    assert by_path["deploy/.env"]["verification"]["key_id"] == live.id
+    assert by_path["notes.md"]["verification"]["status"] == "invalid"
+    assert by_path["deploy/.env"]["provenance"]["present_at_head"] is False
+    checks = {h["check"] for h in report["hygiene"]}
+    assert "over-broad" in checks
+    results = [r for run in sarif["runs"] for r in run["results"]]
+    assert any(r["ruleId"].startswith("hygiene/") for r in results)
+    assert any(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "deploy/.env"
+               for r in results if not r["ruleId"].startswith("hygiene/"))
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n") and "deploy/.env" in text
+    for blob in (out, err, json.dumps(sarif), json.dumps(report), md, text):
+        for secret in (live.secret, dead, op.secret):
+            assert secret not in blob
+
+
+def test_audit_is_incremental_and_marks_new_findings(keyguard, repo: Repo, tmp_path: Path):
+    env = {"HOME": str(tmp_path)}
+    old = platform_key("flux_ci_")
+    for i in range(30):
+        repo.write(f"src/mod{i}.py", f"VALUE = {i}\n")
+    repo.write("ci.env", f"TOKEN={old}\n")
+    repo.commit("initial")
+    code, _, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene")
+    assert code == 1 and blobs_scanned(err) >= 31
+    _, report, _ = outputs(repo)
+    assert [f["is_new"] for f in report["findings"]] == [None]  # no earlier audit to compare with
+
+    code, _, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene")
+    assert code == 1  # the known finding is still reported: hits are never cached away
+    assert blobs_scanned(err) <= 1
+    _, report, _ = outputs(repo)
+    assert [f["is_new"] for f in report["findings"]] == [False]
+
+    new = platform_key("flux_ci_")
+    repo.write("src/mod3.py", f"VALUE = 3\nTOKEN = '{new}'\n")
+    repo.commit("one more")
+    code, _, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene")
+    assert blobs_scanned(err) <= 2  # the new blob (and the known dirty one), not the 30 others
+    _, report, _ = outputs(repo)
+    flags = {f["path"]: f["is_new"] for f in report["findings"]}
+    assert flags == {"ci.env": False, "src/mod3.py": True}
+
+
+def test_changed_rules_rescan_and_bad_caches_are_ignored(keyguard, repo: Repo, tmp_path: Path):
+    env = {"HOME": str(tmp_path)}
+    token = "ACME-" + secrets.token_hex(8)
+    repo.write("a.txt", f"team secret: {token}\n")
+    repo.commit("a")
+    assert audit(keyguard, repo, env, "--no-verify", "--no-hygiene")[0] == 0
+    rules = tmp_path / "team.toml"
+    rules.write_text('''[[rule]]
+id = "acme-internal-token"
+description = "ACME internal token"
+regex = '(?P<secret>ACME-[0-9a-f]{16})'
+secret-group = "secret"
+keywords = ["ACME-"]
+min-entropy = 0.0
+severity = "high"
+remediation = "Rotate it."
+examples = ["ACME-9f3a07c2e1d4b865"]
+negatives = ["ACME-"]
+''')
+    code, _, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene", "--rules", str(rules))
+    assert "rules changed" in err
+    assert code == 1, err  # the new rule saw the blob the cache called clean
+
+    cache = repo.path / ".git" / "keyguard" / "objects.kgc"
+    cache.write_bytes(cache.read_bytes()[:-7])  # truncated
+    code, _, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene", "--rules", str(rules))
+    assert code == 1 and "audit cache" in err and "ignored" in err and "Traceback" not in err
+
+    other = tmp_path / "other"
+    other.mkdir()
+    o = Repo(other)
+    o.git("init", "-q", "-b", "main")
+    o.write("x", "y\n")
+    o.git("add", "-A")
+    o.git("-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "-m", "x")
+    code, _, err = audit(keyguard, o, env, "--no-verify", "--no-hygiene", "--cache", str(repo.path / ".git" / "keyguard"))
+    assert "another repository" in err and code == 0
+
+
+def test_audit_revoke_fires_once(fluxloop_server, keyguard, repo: Repo, tmp_path: Path):
+    op = fluxloop_server.operator()
+    live = fluxloop_server.add_key(prefix="flux_stg_")
+    repo.write("a.env", f"K={live.secret}\n")
+    repo.write("b.env", f"K={live.secret}\n")
+    repo.commit("two copies")
+    env = fluxloop_server.env(tmp_path, FLUXLOOP_API_KEY=op.secret)
+    code, _, err = audit(keyguard, repo, env, "--revoke", "--yes", "--no-hygiene")
+    assert code == 1, err  # findings remain, but nothing live
+    assert live.revoked and len(fluxloop_server.calls("revoke")) == 1
+    _, report, _ = outputs(repo)
+    assert {f["revocation"]["outcome"] for f in report["findings"]} == {"revoked"}
+    code, _, _ = audit(keyguard, repo, env, "--revoke", "--yes", "--no-hygiene")
+    assert len(fluxloop_server.calls("revoke")) == 1  # second audit: status revoked, no second call
+    _, report, _ = outputs(repo)
+    assert {f["verification"]["status"] for f in report["findings"]} == {"revoked"}
