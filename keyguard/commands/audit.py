@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run and not args.revoke:
         raise UsageError("--dry-run goes with --revoke")
     cwd = Path(args.repo) if args.repo else Path.cwd()
-    root = gitcmd.require_root(cwd)
+    root = gitcmd.require_repo(cwd)
     config = scan_cmd._load_config(args, root)
     rules = load_rules([*config.rule_paths, *[Path(r) for r in args.rules]])
     detector = Detector(rules)

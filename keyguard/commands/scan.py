@@ -165,7 +165,7 @@ def _make_source(args, cwd: Path):
         return StagedSource(root, files=args.paths or None), root
     if args.history or args.pre_push:
         from keyguard.sources.history import HistorySource
-        root = gitcmd.require_root(cwd)
+        root = gitcmd.require_repo(cwd)
         rev_range = None
         if args.pre_push:
             if args.paths:

@@ -259,3 +259,17 @@ class CatFile:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def require_repo(cwd: str | Path) -> Path:
+    """The work-tree root, or for a bare repository (a mirror) its git directory.
+
+    History scans and audits need no work tree, so they run in mirrors too.
+    """
+    root = find_root(cwd)
+    if root is not None:
+        return root
+    proc = run(["rev-parse", "--is-bare-repository"], cwd, check=False)
+    if proc.returncode == 0 and proc.stdout.strip() == b"true":
+        return git_dir(cwd)
+    raise GitError(f"not inside a git repository: {cwd}")
