@@ -50,7 +50,11 @@ def write_report(report: ScanReport, fmt: Format | str, output: str | None = Non
         sys.stdout.flush()
         return
     directory = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(prefix=".keyguard-", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".keyguard-", dir=directory)
+    except OSError as exc:
+        from keyguard.errors import UsageError
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
             writer.write(report, stream, options)

@@ -1,0 +1,73 @@
+"""`keyguard scan` as a user drives it: modes, exit codes, errors, outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from conftest import Repo
+from keys import api_key, platform_key
+
+
+def test_history_scan_in_a_bare_mirror(repo: Repo, keyguard, tmp_path):
+    key = platform_key("flux_prod_")
+    repo.write("old.env", f"K={key}\n")
+    repo.commit("leak")
+    (repo.path / "old.env").unlink()
+    repo.commit("remove")
+    mirror = tmp_path / "mirror.git"
+    subprocess.run(["git", "clone", "-q", "--mirror", str(repo.path), str(mirror)], check=True)
+    r = keyguard("scan", "--history", "--format", "json", cwd=mirror)
+    assert r.returncode == 1, r.stderr.decode()
+    doc = json.loads(r.stdout)
+    assert [f["path"] for f in doc["findings"]] == ["old.env"]
+    assert doc["findings"][0]["provenance"]["present_at_head"] is False
+    assert key not in r.stdout.decode()
+
+
+def test_show_secrets_is_the_only_way_to_see_a_key(repo: Repo, keyguard):
+    key = api_key("flx_sa_")
+    repo.write("svc.json", json.dumps({"token": key}))
+    plain = keyguard("scan", cwd=repo.path)
+    assert plain.returncode == 1 and key not in (plain.stdout + plain.stderr).decode()
+    shown = keyguard("scan", "--show-secrets", "--format", "json", cwd=repo.path)
+    assert key in shown.stdout.decode()
+
+
+def test_usage_errors_are_one_line(repo: Repo, keyguard, tmp_path):
+    for args in (["scan", "--since", "HEAD"], ["scan", "no/such/file"], ["scan", "--staged", "--history"],
+                 ["scan", "--format", "xml"], ["scan", "--dry-run"]):
+        r = keyguard(*args, cwd=repo.path)
+        err = r.stderr.decode()
+        assert r.returncode == 2, (args, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, (args, err)
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    r = keyguard("scan", "--staged", cwd=outside)
+    assert r.returncode == 2 and "not inside a git repository" in r.stderr.decode()
+
+
+def test_output_file_and_exit_codes(repo: Repo, keyguard, tmp_path):
+    repo.write("clean.txt", "nothing here\n")
+    r = keyguard("scan", cwd=repo.path)
+    assert r.returncode == 0 and r.stdout == b""
+    key = platform_key("flux_dev_")
+    repo.write("app/config.yaml", f"fluxloop:\n  api_key: {key}\n")
+    out = tmp_path / "report.sarif"
+    r = keyguard("scan", "--format", "sarif", "--output", str(out), cwd=repo.path)
+    assert r.returncode == 1
+    doc = json.loads(out.read_text())
+    assert doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 2
+    assert key not in out.read_text()
+    # an output path that cannot be written is a one-line error and leaves no temp file behind
+    r = keyguard("scan", "--format", "json", "--output", str(tmp_path / "missing" / "r.json"), cwd=repo.path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr.decode()
+    assert "cannot write" in r.stderr.decode() and "No such file or directory" in r.stderr.decode()
+
+
+def test_stdin(keyguard, tmp_path):
+    key = platform_key("flux_ci_")
+    r = keyguard("scan", "--stdin", cwd=tmp_path, input=f"export FLUXLOOP_API_KEY={key}\n".encode())
+    assert r.returncode == 1 and b"<stdin>" in r.stdout and key.encode() not in r.stdout
+    r = keyguard("scan", "--stdin", cwd=tmp_path, input=b"export FLUXLOOP_API_KEY=flux_dev_abc123def456ghi789jkl012mno34\n")
+    assert r.returncode == 0
