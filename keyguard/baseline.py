@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets as _random
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,18 +65,11 @@ class Baseline:
 
     def save(self) -> None:
         """Write atomically: the old file stays whole until the new one is complete."""
-        directory = self.path.parent
-        fd, tmp = tempfile.mkstemp(prefix=".keyguard-baseline-", dir=directory)
+        from keyguard.atomic import write_atomic
         try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(self.to_json())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+            write_atomic(self.path, self.to_json())
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot write baseline: {exc.strerror}") from None
 
 
 def load_baseline(path: Path) -> Baseline | None:

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from keyguard.atomic import write_atomic
 
 MAGIC = "keyguard-audit-cache"
 VERSION = 1
@@ -67,18 +67,7 @@ class AuditCache:
                   "rules": sorted(rule_digests), "count": len(clean),
                   "sha256": hashlib.sha256(body).hexdigest()}
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".objects-", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(json.dumps(header, sort_keys=True).encode() + b"\n")
-                fh.write(body)
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(self.path, json.dumps(header, sort_keys=True).encode() + b"\n" + body)
         self.rule_digests, self.clean = frozenset(rule_digests), set(clean)
 
 
@@ -150,14 +139,4 @@ def save_seen(directory: Path, repo_id: str, identities: set[str]) -> None:
     """Remember this audit's findings (keyed fingerprints, paths, commits; never a secret)."""
     directory.mkdir(parents=True, exist_ok=True)
     doc = {"magic": MAGIC, "repo": repo_id, "findings": sorted(identities)}
-    fd, tmp = tempfile.mkstemp(prefix=".seen-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1)
-        os.replace(tmp, directory / SEEN_FILE)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(directory / SEEN_FILE, json.dumps(doc, indent=1))

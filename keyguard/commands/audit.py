@@ -56,7 +56,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the audit; exit 0 clean, 1 findings at --fail-on, 2 errors, 3 a live key left unrevoked."""
-    from keyguard.audit.cache import AuditCache, load_cache, load_seen, rule_digest, save_seen
+    from keyguard.audit.cache import load_cache, load_seen, rule_digest, save_seen
     from keyguard.audit.history import CachedHistorySource, repo_identity
     from keyguard.commands import scan as scan_cmd
     from keyguard.detect.detector import Detector

@@ -9,10 +9,10 @@ a second revoke, and its report keeps the original time. Writes are atomic.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from keyguard.atomic import write_atomic
 
 from keyguard.errors import KeyguardError
 
@@ -69,15 +69,4 @@ class Ledger:
         doc["keys"][entry.fingerprint] = {"revoked_at": entry.revoked_at, "key_id": entry.key_id,
                                           "tenant": entry.tenant, "via": entry.via, "outcome": entry.outcome}
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".revocations-", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(doc, f, indent=2, sort_keys=True)
-                f.write("\n")
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(self.path, json.dumps(doc, indent=2, sort_keys=True) + "\n")

@@ -23,8 +23,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from keyguard.atomic import write_atomic
 
 from keyguard.errors import GitError, KeyguardError
 from keyguard.incident import gitio
@@ -71,18 +72,7 @@ def replacement_lines(secret: str, location: Location) -> list[bytes]:
 def write_replacements(path: Path, lines: list[bytes]) -> None:
     """Write the replacement file with mode 0600 (atomic: temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".replacements-", dir=path.parent)  # created 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(b"".join(line + b"\n" for line in lines))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, b"".join(line + b"\n" for line in lines), mode=0o600)
 
 
 def _q(text: str) -> str:

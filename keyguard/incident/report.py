@@ -8,11 +8,11 @@ rename). ``remediation`` turns the facts into the numbered plan.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+
+from keyguard.atomic import write_atomic
 
 from keyguard.incident.facts import KIND_TITLES, Identification, Incident, Location, Occurrence, Timeline
 from keyguard.incident.purge import WARNINGS
@@ -330,14 +330,4 @@ def write_files(out_dir: Path, inc: Incident, scrub_secret: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for name, text in (("incident.json", to_json(inc)), ("incident.md", to_markdown(inc))):
         text = scrub(text, [scrub_secret])
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}-", dir=out_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write(text)
-            os.replace(tmp, out_dir / name)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(out_dir / name, text)

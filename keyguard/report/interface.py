@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import enum
 import importlib
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -49,22 +47,13 @@ def write_report(report: ScanReport, fmt: Format | str, output: str | None = Non
         writer.write(report, sys.stdout, options)
         sys.stdout.flush()
         return
-    directory = os.path.dirname(os.path.abspath(output))
+    from keyguard.atomic import atomic_open
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".keyguard-", dir=directory)
+        with atomic_open(output) as stream:
+            writer.write(report, stream, options)
     except OSError as exc:
         from keyguard.errors import UsageError
         raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
-            writer.write(report, stream, options)
-        os.replace(tmp, output)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def write(report: ScanReport, stream: TextIO, options: ReportOptions) -> None:  # pragma: no cover
