@@ -11,7 +11,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import keys`
 
+# the project's FluxLoop test server and its `fluxloop_server` fixture
+pytest_plugins = ["fluxloop_server"]
+
 ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+"""The ground truth beside the project's root (schemas, seeds, API contract)."""
 
 # Tests must not see the developer's git config or identity.
 GIT_ENV = {

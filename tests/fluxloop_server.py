@@ -16,7 +16,7 @@ Every request is recorded (method, path, endpoint, the bearer's fingerprint,
 the status) so tests can assert "revoke fired once". It also answers requests
 sent to it as an HTTP proxy (absolute URI), recording ``proxied=True``.
 
-Use it from a test module with ``from fluxloop_server import fluxloop_server``
+Test modules get the ``fluxloop_server`` fixture through ``pytest_plugins`` in conftest.py
 (the fixture) or directly: ``with FluxLoopServer() as srv: ...``.
 """
 

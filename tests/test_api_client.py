@@ -7,7 +7,7 @@ import time
 import pytest
 
 import keys
-from fluxloop_server import FluxLoopServer, fluxloop_server  # noqa: F401  (fixture)
+from fluxloop_server import FluxLoopServer
 from keyguard.errors import ApiError, CredentialError
 from keyguard.fluxloop.client import (FluxLoopClient, InsufficientScope, NotFound,
                                       RetryPolicy, TokenRejected)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import keys
-from fluxloop_server import fluxloop_server  # noqa: F401  (fixture)
 from keyguard.redact import fingerprint, redact
 
 
@@ -160,7 +159,6 @@ def test_revoke_empty_stdin_is_usage_error(fluxloop_server, keyguard, tmp_path):
 def _run_on_terminal(srv, tmp_path, args, answer: bytes, **env):
     """Run keyguard with a pseudo-terminal as stdin; type ``answer`` once the question is asked."""
     import os
-    import select
     import subprocess
     import sys
     import time

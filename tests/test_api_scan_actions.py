@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from fluxloop_server import fluxloop_server  # noqa: F401  (fixture)
 from keyguard.redact import fingerprint
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import keys
-from fluxloop_server import fluxloop_server  # noqa: F401  (fixture)
 from keyguard.fluxloop.client import FluxLoopClient, RetryPolicy
 from keyguard.fluxloop.credentials import Credential
 from keyguard.fluxloop.revoke import revoke_findings

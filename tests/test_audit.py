@@ -8,13 +8,11 @@ import secrets
 from pathlib import Path
 
 import jsonschema
-import pytest
 
-from conftest import ROOT, Repo
-from fluxloop_server import fluxloop_server  # noqa: F401  (fixture)
+from conftest import SHARED, Repo
 from keys import platform_key
 
-SCHEMA = json.loads((ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json").read_text())
+SCHEMA = json.loads((SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text())
 
 
 def out_dir(repo: Repo) -> Path:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 import keys
-from fluxloop_server import fluxloop_server  # noqa: F401  (fixture)
 from keyguard.errors import CredentialError
 from keyguard.fluxloop.credentials import DEFAULT_ENDPOINT, resolve
 

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from fluxloop_server import fluxloop_server  # noqa: F401  (fixture)
 from keyguard.errors import ConfigError
 from keyguard.fluxloop.hygiene import (HygienePolicy, check_key, check_keys, is_ci_key, is_read_only,
                                        policy_from_config)

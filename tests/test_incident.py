@@ -11,7 +11,6 @@ and never print the key.
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 

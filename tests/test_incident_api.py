@@ -9,7 +9,6 @@ import time
 import pytest
 
 import keys
-from fluxloop_server import fluxloop_server  # noqa: F401  (fixture)
 from keyguard.redact import fingerprint
 
 USAGE = {"total_requests": 1234, "by_operation": {"pull_scenarios": 567, "upload_results": 432},

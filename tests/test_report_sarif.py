@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import jsonschema
 import pytest
+
+from conftest import SHARED
 
 import keys
 from keyguard.model import Provenance, ScanReport, Severity
@@ -15,9 +16,9 @@ from keyguard.redact import redact
 from keyguard.report import sarif
 from keyguard.report.interface import ReportOptions
 from keyguard.report.linehash import line_hashes
-from test_report_samples import COMMIT, finding, hygiene, render, rich_report
+from test_report_samples import COMMIT, finding, render, rich_report
 
-SCHEMA = json.loads(Path("/work/shared/schemas/sarif-schema-2.1.0.json").read_text())
+SCHEMA = json.loads((SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text())
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
 
 
