@@ -8,7 +8,7 @@ to call them (only where its cheap needles say an encoded key could be):
   contains at each of the three byte alignments, with their offset in the 4-char grid.
 - ``base64_window``: the decoded bytes of the base64 run around a needle (bounded).
 - ``unescape``: ``%5F`` (URL) and ``\\u005f`` / ``\\/`` (JSON) escapes decoded, with a
-  map from every decoded byte back to its original offset.
+  sparse map from decoded offsets back to original ones (cost grows with the escapes).
 - ``text_view``: UTF-8 with a BOM, UTF-16 LE/BE with or without BOM, as UTF-8 bytes.
 - ``open_zip``/``zip_members``: the members of a zip archive, bounded in count and total size.
 """
@@ -19,13 +19,14 @@ import base64
 import binascii
 import codecs
 import re
+from bisect import bisect_right
+from dataclasses import dataclass
 from typing import Iterator
 
 ZIP_MAGIC = b"PK\x03\x04"
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_\-]*")
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
-_HEX = frozenset(b"0123456789abcdefABCDEF")
 _JSON_SIMPLE = {ord("/"): b"/", ord("\\"): b"\\", ord('"'): b'"', ord("'"): b"'",
                 ord("n"): b"\n", ord("t"): b"\t", ord("r"): b"\r", ord("b"): b"\b", ord("f"): b"\f"}
 
@@ -76,41 +77,61 @@ def base64_window(buf: bytes, pos: int, shift: int, radius: int = 4096) -> tuple
 
 # ---- URL and JSON escapes -----------------------------------------------------
 
-def unescape(window: bytes) -> tuple[bytes, list[int], list[str]]:
-    """Decode ``%XX``, ``\\uXXXX``, ``\\xXX`` and JSON's ``\\/``-style escapes in ``window``.
+_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|\\([/\\\"'ntrbf])")
 
-    Returns the decoded bytes, ``offsets`` (the original offset of each decoded byte,
-    plus one entry for the end) and ``kinds`` (``""``, ``"url"`` or ``"json-escape"``
-    for each decoded byte).
-    """
+
+@dataclass(frozen=True)
+class Unescaped:
+    """A window with its escapes decoded, and the way back to original offsets."""
+
+    text: bytes
+    """The decoded bytes."""
+    marks: tuple[tuple[int, int, int, int, str], ...]
+    """One ``(decoded_at, original_at, decoded_len, original_len, kind)`` per escape."""
+
+    def original(self, i: int) -> int:
+        """The original offset of decoded offset ``i`` (an escape maps to its start or end)."""
+        k = bisect_right(self.marks, (i, float("inf"))) - 1
+        if k < 0:
+            return i
+        at, orig, dlen, olen, _ = self.marks[k]
+        if i == at:
+            return orig
+        if i < at + dlen:
+            return orig + olen
+        return orig + olen + (i - at - dlen)
+
+    def kinds(self, start: int, end: int) -> set[str]:
+        """The escape kinds (``url``, ``json-escape``) used in decoded ``[start, end)``."""
+        lo = bisect_right(self.marks, (start, -1))
+        hi = bisect_right(self.marks, (end, -1))
+        return {m[4] for m in self.marks[lo:hi]}
+
+
+def unescape(window: bytes) -> Unescaped:
+    """Decode ``%XX`` (URL), ``\\uXXXX``, ``\\xXX`` and JSON's ``\\/``-style escapes in ``window``."""
     out = bytearray()
-    offsets: list[int] = []
-    kinds: list[str] = []
-    i, n = 0, len(window)
-    while i < n:
-        b = window[i]
-        piece, width, kind = None, 1, ""
-        if b == 0x25 and i + 2 < n and window[i + 1] in _HEX and window[i + 2] in _HEX:  # %XX
-            piece, width, kind = bytes([int(window[i + 1:i + 3], 16)]), 3, "url"
-        elif b == 0x5C and i + 1 < n:  # backslash
-            c = window[i + 1]
-            if c == ord("u") and i + 5 < n and all(x in _HEX for x in window[i + 2:i + 6]):
-                code = int(window[i + 2:i + 6], 16)
-                if not 0xD800 <= code <= 0xDFFF:
-                    piece, width, kind = chr(code).encode("utf-8"), 6, "json-escape"
-            elif c == ord("x") and i + 3 < n and all(x in _HEX for x in window[i + 2:i + 4]):
-                piece, width, kind = bytes([int(window[i + 2:i + 4], 16)]), 4, "json-escape"
-            elif c in _JSON_SIMPLE:
-                piece, width, kind = _JSON_SIMPLE[c], 2, "json-escape"
-        if piece is None:
-            piece = window[i:i + 1]
-        for byte in piece:
-            out.append(byte)
-            offsets.append(i)
-            kinds.append(kind)
-        i += width
-    offsets.append(n)
-    return bytes(out), offsets, kinds
+    marks = []
+    last = 0
+    for m in _ESCAPE.finditer(window):
+        url, uni, hexa, simple = m.groups()
+        if url:
+            piece, kind = bytes([int(url, 16)]), "url"
+        elif uni:
+            code = int(uni, 16)
+            if 0xD800 <= code <= 0xDFFF:
+                continue  # a lone surrogate half: leave it as written
+            piece, kind = chr(code).encode("utf-8"), "json-escape"
+        elif hexa:
+            piece, kind = bytes([int(hexa, 16)]), "json-escape"
+        else:
+            piece, kind = _JSON_SIMPLE[simple[0]], "json-escape"
+        out += window[last:m.start()]
+        marks.append((len(out), m.start(), len(piece), m.end() - m.start(), kind))
+        out += piece
+        last = m.end()
+    out += window[last:]
+    return Unescaped(bytes(out), tuple(marks))
 
 
 # ---- text encodings -----------------------------------------------------------

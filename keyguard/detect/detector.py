@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import re
 import time
+from bisect import bisect_right, insort
 from dataclasses import dataclass
 from itertools import chain
 from typing import Iterable, Iterator, Sequence
@@ -40,8 +41,10 @@ MAX_LINE_TEXT = 4096
 """Lines longer than this are cut to a window around the key in ``Hit.line_text``."""
 LINE_WINDOW = 512
 """Characters kept on each side of the key when a line is cut."""
-MAX_NEEDLE_HITS = 512
+MAX_NEEDLE_HITS = 4096
 """Base64 needle occurrences examined per needle per text (bounds hostile input)."""
+MAX_PLACEHOLDERS = 1000
+"""Suppressed placeholder candidates kept per text (a file of 400 000 ``flx_...`` is hostile)."""
 EXPIRED_SEVERITY = Severity.LOW
 """Severity of a FluxLoop JWT API key whose ``exp`` has passed."""
 
@@ -52,7 +55,10 @@ _STEM_END = re.compile(rb"[^A-Za-z0-9]")
 _LOOSE_BODY = rb"(?:[A-Za-z0-9_*.<>{}$%()\-]|\xe2\x80[\xa2\xa6]){0,100}"
 # A key stem shortly followed by a URL or JSON escape.
 _ESCAPE_AHEAD = rb"(?=[A-Za-z0-9_]{0,16}(?:%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}))"
-_ESCAPE_WINDOW = 1024
+_ESCAPE_WINDOW = 4096
+_ESCAPE_MARGIN = 1024  # longer than any key written with every character escaped
+MAX_ESCAPE_WINDOWS = 4096
+"""Escaped regions decoded per text at most (16 MB of escaped text)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,12 @@ def _cover(words: Iterable[bytes], min_len: int) -> list[bytes]:
                 continue
         out.append(w)
     return [w for w in out if not any(o != w and o in w for o in out)]
+
+
+def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
+    """Whether ``pos`` lies in one of ``spans`` (sorted by start, not overlapping)."""
+    i = bisect_right(spans, (pos, float("inf"))) - 1
+    return i >= 0 and spans[i][0] <= pos < spans[i][1]
 
 
 def _chars(data: bytes) -> int:
@@ -295,7 +307,9 @@ class Detector:
                 continue
             for m in loose.finditer(buf):
                 s = m.start()
-                if any(a <= s < b for a, b in spans):
+                if len(out) >= MAX_PLACEHOLDERS:
+                    return out
+                if _inside(spans, s):
                     continue
                 found = self._rule_for(m.group())
                 if found is None:
@@ -310,48 +324,57 @@ class Detector:
         return out
 
     def _escaped(self, buf: bytes, spans: list[tuple[int, int]]) -> list[_Candidate]:
-        """Keys written with URL (``%5F``) or JSON (``\\u005f``) escapes, decoded in place."""
-        out = []
+        """Keys written with URL (``%5F``) or JSON (``\\u005f``) escapes, decoded in place.
+
+        A region is decoded once (``_ESCAPE_WINDOW`` bytes); keys starting in its first
+        part are taken from it, the rest is left to the next region, so every escaped
+        key is seen once and the work is bounded by ``MAX_ESCAPE_WINDOWS``.
+        """
+        found: list[_Candidate] = []
+        key_rules = [r for r in self.rules if r.kind == "key"]
         for stem, trigger in self._escapes:
             if stem not in buf:
                 continue
+            next_free = windows = 0
             for m in trigger.finditer(buf):
                 s = m.start()
-                if any(a <= s < b for a, b in spans):
+                if s < next_free or _inside(spans, s):
                     continue
-                decoded, offsets, kinds = decoders.unescape(buf[s:s + _ESCAPE_WINDOW])
-                best = None
-                for rule in self.rules:
-                    if rule.kind != "key":
+                if windows >= MAX_ESCAPE_WINDOWS:
+                    break
+                windows += 1
+                un = decoders.unescape(buf[s:s + _ESCAPE_WINDOW])
+                take_until = len(buf) if s + _ESCAPE_WINDOW >= len(buf) else s + _ESCAPE_WINDOW - _ESCAPE_MARGIN
+                next_free = take_until
+                for rule in key_rules:
+                    if not any(k in un.text for k in rule.keywords):
                         continue
-                    mm = rule.regex.search(decoded)
-                    if mm and mm.start(rule.secret_group) == 0 and mm.end(rule.secret_group) > 0:
-                        if best is None or len(rule.prefix) > len(best[0].prefix):
-                            best = (rule, mm)
-                if best is None:
-                    continue
-                rule, mm = best
-                e = mm.end(rule.secret_group)
-                used = set(kinds[:e]) - {""}
-                label = "url" if used == {"url"} else ("json-escape" if used == {"json-escape"} else "+".join(sorted(used)))
-                out.append(_Candidate(s, s + offsets[e], rule, mm.group(rule.secret_group), label))
-        return out
+                    g = rule.secret_group
+                    for mm in rule.regex.finditer(un.text):
+                        a, e = mm.span(g)
+                        start = s + un.original(a)
+                        if start >= take_until:
+                            break
+                        used = un.kinds(a, e)
+                        if e > a and used:
+                            found.append(_Candidate(start, s + un.original(e), rule, mm.group(g), "+".join(sorted(used))))
+        return [c for c in self._most_specific(found) if not _inside(spans, c.start)]
 
     def _base64(self, buf: bytes, depth: int) -> list[_Candidate]:
         """Keys inside base64 runs (any byte alignment), positioned at the run."""
         out: list[_Candidate] = []
-        done: list[tuple[int, int]] = []
+        done: list[tuple[int, int]] = []  # decoded runs, kept sorted
         seen: set[tuple[int, bytes]] = set()
         for needle, shift in self._b64:
             pos = buf.find(needle)
             examined = 0
             while pos != -1 and examined < MAX_NEEDLE_HITS:
                 examined += 1
-                if not any(a <= pos < b for a, b in done):
+                if not _inside(done, pos):
                     window = decoders.base64_window(buf, pos, shift)
                     if window is not None:
                         start, end, decoded = window
-                        done.append((start, end))
+                        insort(done, (start, end))
                         if any(stem in decoded for stem in self._key_stems):
                             for c in self._candidates(decoded, depth + 1):
                                 if (start, c.secret) not in seen:
