@@ -148,12 +148,13 @@ def _consecutive(run: str) -> bool:
 
 
 def _is_seed_example(alnum: str) -> bool:
-    """Built from ascending runs and repeated chunks: ``abc123def456…``, ``new123new456new789``."""
+    """Built from ascending runs, repeated chunks and ``111``-style runs: ``abc123def456…``, ``new123new456``."""
     runs = _RUNS.findall(alnum)
     if len(runs) < 3:
         return False
     counts = Counter(runs)
-    structured = sum(len(r) for r in runs if len(r) >= 2 and (_consecutive(r) or counts[r] > 1))
+    structured = sum(len(r) for r in runs
+                     if len(r) >= 2 and (_consecutive(r) or counts[r] > 1 or len(set(r)) == 1))
     return structured >= 0.7 * len(alnum)
 
 

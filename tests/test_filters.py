@@ -1,0 +1,130 @@
+"""Placeholders are suppressed with a named reason; random keys never are (both directions)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+import pytest
+
+import keys
+from keyguard.detect.detector import Detector
+from keyguard.detect.filters import body_reason, entropy, near_miss_reason
+from keyguard.detect.rulepack import load_rules
+
+DETECTOR = Detector(load_rules())
+
+
+def reasons(text: str) -> list[tuple[str, str | None]]:
+    """(rule id, suppression reason) of every hit in ``text``."""
+    return [(h.rule.id, h.suppressed) for h in DETECTOR.scan(text.encode("utf-8"))]
+
+
+# Placeholder families as the seeds write them, and the reason each must get.
+SEED_LINES = [
+    ("│  flux_dev_abc123def456ghi789jkl012mno34 │", "placeholder:seed-example"),
+    ("Key: flux_ci_xyz789abc123def456ghi789jkl", "placeholder:seed-example"),
+    ('export FLUXLOOP_API_KEY="flux_dev_new123new456new789"', "placeholder:seed-example"),
+    ("│ flux_prod_abc123def456ghi789jkl012mno │", "placeholder:seed-example"),
+    ("│ flux_prod_xyz789abc123def456ghi789jkl │", "placeholder:seed-example"),
+    ("│ Key: flux_dev_****...mno34 │", "placeholder:masked"),
+    ("│ Key: flux_dev_abc1...mno34 (last used: 2 hours ago)     │", "placeholder:masked"),
+    ("│ Key: flux_ci_xyz7...jkl (last used: 5 minutes ago)      │", "placeholder:masked"),
+    ("Key: Production Deployment (flux_prod_****...mno)", "placeholder:masked"),
+    ("export FLUXLOOP_API_KEY=flx_api_...", "placeholder:elided"),
+    ('"refresh_token": "flx_refresh_...",', "placeholder:elided"),
+    ('"access_token": "flx_...",', "placeholder:elided"),
+    ("export FLUXLOOP_API_KEY=flx_new_key...", "placeholder:elided"),
+    ("fluxloop apikeys revoke flx_old_key...", "placeholder:elided"),
+    ("fluxloop apikeys revoke flx_compromised_key", "identifier"),
+    ("fluxloop auth login --api-key flux_dev_abc123...", "placeholder:elided"),
+    ("Production:    flux_prod_...", "placeholder:elided"),
+    ("FLUXLOOP_API_KEY=flux_prod_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "placeholder:filler"),
+    ("FLUXLOOP_API_KEY=flux_dev_00000000000000000000000000000000", "placeholder:filler"),
+    ("FLUXLOOP_API_KEY=flx_api_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", "placeholder:filler"),
+    ("key: flux_stg_abcdefghijklmnopqrstuvwxyz012345", "placeholder:sequence"),
+    ("key: flux_dev_01234567890123456789", "placeholder:sequence"),
+    ("key: flux_prod_a1b2c3d4a1b2c3d4a1b2c3d4", "placeholder:repeated"),
+    ("key: flux_prod_abc123abc123abc123abc123", "placeholder:seed-example"),
+    ("FLUXLOOP_API_KEY=flux_prod_${FLUXLOOP_API_KEY}", "template"),
+    ("api_key: flux_ci_{{ secrets.FLUXLOOP_API_KEY }}", "template"),
+    ("--api-key flx_api_<YOUR_API_KEY>", "template"),
+    ("echo $flux_prod_token", "env-lookup"),
+    ("setting = flux_prod_deploymentpipelinesettings", "identifier"),
+    ("setting = flux_prod_deployment_pipeline_settings", "identifier"),
+    ("flx_api_ExampleKeyForDocumentation", "placeholder:word"),
+    ("FLUXLOOP_API_KEY=flx_api_YourApiKeyGoesHere12345", "placeholder:word"),
+]
+
+
+@pytest.mark.parametrize("line, reason", SEED_LINES)
+def test_placeholder_is_suppressed_with_its_reason(line, reason):
+    got = reasons(line)
+    assert got, "a placeholder should still be seen (suppressed), so --verbose can explain it"
+    assert all(r is not None for _, r in got), got
+    assert got[0][1] == reason
+
+
+@pytest.mark.parametrize("line", [
+    'api_key = os.environ["FLUXLOOP_API_KEY"]',
+    "export FLUXLOOP_API_KEY=$FLUXLOOP_API_KEY",
+    "FLUXLOOP_API_KEY: ${{ secrets.FLUXLOOP_API_KEY }}",
+    "key = process.env.FLUXLOOP_API_KEY",
+    'export API_KEY="eyJhbGciOiJSUzI1NiIs..."',
+])
+def test_lookups_and_truncated_examples_give_nothing_to_report(line):
+    assert [r for _, r in reasons(line) if r is None] == []
+
+
+def random_keys(n: int):
+    for _ in range(n):
+        for p in keys.PLATFORM_PREFIXES:
+            yield keys.platform_key(p)
+        for p in keys.API_PREFIXES:
+            yield keys.api_key(p)
+
+
+def test_random_keys_are_never_suppressed():
+    suppressed = []
+    for key in random_keys(300):
+        hits = DETECTOR.scan(f"KEY={key}\n".encode())
+        if [h.secret for h in hits if h.suppressed is None] != [key]:
+            suppressed.append((key[:12], [h.suppressed for h in hits]))
+    assert suppressed == []
+
+
+@pytest.mark.parametrize("n", [16, 20, 24, 64])
+def test_random_bodies_of_every_length_pass_the_filters(n):
+    bad = [b for b in (keys._body(keys.LOWER_DIGITS, n) for _ in range(3000)) if body_reason(b, 3.0)]
+    bad += [b for b in (keys._body(keys.ALNUM, n) for _ in range(3000)) if body_reason(b, 3.0)]
+    # a random body can contain "secret" or "sample" by chance: allow one in 6000
+    assert len(bad) <= 1, bad
+
+
+def test_all_letter_random_bodies_are_rarely_taken_for_identifiers():
+    draws = ["".join(secrets.choice(string.ascii_lowercase) for _ in range(32)) for _ in range(3000)]
+    taken = [d for d in draws if body_reason(d, 3.0) == "identifier"]
+    assert len(taken) < 0.05 * len(draws)
+
+
+def test_seed_structure_is_detected_not_listed():
+    # never-seen bodies with the seeds' structure
+    for body in ("def456ghi789jkl012mno345pqr678", "uvw123xyz456abc789def012",
+                 "old111old222old333old444", "key123key456key789key012"):
+        assert body_reason(body, 3.0) in ("placeholder:seed-example", "placeholder:repeated"), body
+
+
+def test_near_miss_reasons():
+    assert near_miss_reason("...") == "placeholder:elided"
+    assert near_miss_reason("abc1...mno34") == "placeholder:masked"
+    assert near_miss_reason("****...mno34") == "placeholder:masked"
+    assert near_miss_reason("${KEY}") == "template"
+    assert near_miss_reason("token", before="x = $") == "env-lookup"
+    assert near_miss_reason("API_KEY") == "env-lookup"
+    assert near_miss_reason("a8k2") is None  # just short: nothing to say
+
+
+def test_entropy():
+    assert entropy("") == 0.0
+    assert entropy("aaaa") == 0.0
+    assert abs(entropy("abcd") - 2.0) < 1e-9
