@@ -399,7 +399,7 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
     with tempfile.TemporaryFile() as ids:
         ids.write("".join(f"{e[0]}\n" for e in entries).encode())
         ids.seek(0)
-        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=cwd, stdin=ids,
+        proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], cwd=cwd, stdin=ids,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=gitcmd.git_env(),
                                 bufsize=1 << 16)
     gitcmd.set_pipe_size(proc.stdout.fileno())
@@ -438,10 +438,12 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
                 report(("progress", 1))
                 continue
             # a window of whole small objects
-            j, total = i, 0
+            j, total, starts = i, 0, []
             while j < n and entries[j][2] <= WINDOW and total < WINDOW:
                 e = entries[j]
-                total += len(e[0]) + len(e[1]) + len(str(e[2])) + 4 + e[2]
+                head_len = len(e[0]) + len(e[1]) + len(str(e[2])) + 3
+                starts.append(total + head_len)
+                total += head_len + e[2] + 1
                 j += 1
             data = stream.read(total)
             if len(data) != total:
@@ -452,7 +454,7 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
             # The window test is exact for text; zip archives and UTF-16 text are recognised
             # by their first bytes, so objects that may be such get their own test.
             whole = detector.might_contain(data)
-            if whole or _maybe_encoded(data):
+            if whole or _maybe_encoded(data, starts):
                 pos = 0
                 for k in range(i, j):
                     oid, kind, size = entries[k]
@@ -485,9 +487,15 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def _maybe_encoded(window: bytes) -> bool:
-    """Whether a window may hold a zip archive or UTF-16 text (the window test cannot see those)."""
-    return b"\0" in window or _ZIP_MAGIC in window or _BOMS[0] in window or _BOMS[1] in window
+def _maybe_encoded(window: bytes, starts: list[int]) -> bool:
+    """Whether a window may hold a zip archive or UTF-16 text (the window test cannot see those).
+
+    Only object starts are looked at for the magic bytes (an extra substring
+    search over the whole window would cost as much as a needle).
+    """
+    if b"\0" in window:  # memchr: nearly free
+        return True
+    return any(window.startswith(_ZIP_MAGIC, s) or window[s:s + 2] in _BOMS for s in starts)
 
 
 def _encoded_head(head: bytes) -> bool:
