@@ -61,8 +61,11 @@ def base64_window(buf: bytes, pos: int, shift: int, radius: int = 4096) -> tuple
     left = _B64_RUN.match(buf[lo:pos][::-1]).end()
     start = pos - left
     end = _B64_RUN.match(buf, pos, min(len(buf), pos + radius)).end()
+    seg_end = end
+    while end < len(buf) and end - seg_end < 2 and buf[end] == 0x3D:  # "=" padding
+        end += 1
     grid = start + (pos - shift - start) % 4
-    seg = buf[grid:end]
+    seg = buf[grid:seg_end]
     seg = seg[: len(seg) - len(seg) % 4] if len(seg) % 4 == 1 else seg
     if len(seg) < 8:
         return None

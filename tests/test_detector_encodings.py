@@ -1,0 +1,191 @@
+"""Where keys hide: base64, URL and JSON escapes, UTF-16, zip members, and huge chunked inputs."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import tracemalloc
+import zipfile
+
+import pytest
+
+import keys
+from keyguard.detect.detector import OVERLAP, Detector
+from keyguard.detect.rulepack import load_rules
+
+DETECTOR = Detector(load_rules())
+
+
+def live(data: bytes, detector: Detector = DETECTOR):
+    return [h for h in detector.scan(data) if h.suppressed is None]
+
+
+# ---- base64 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lead", ["", "=", ": ", "KEY=", "FLUXLOOP_API_KEY="])  # 0, 1, 2, 1, 2 bytes mod 3
+def test_base64_at_any_alignment(lead):
+    for key in (keys.platform_key("flux_prod_"), keys.api_key("flx_"), keys.api_key("flx_refresh_")):
+        blob = base64.b64encode(f"{lead}{key}\n".encode()).decode()
+        text = f"apiVersion: v1\nkind: Secret\ndata:\n  api_key: {blob}\n"
+        [hit] = live(text.encode())
+        assert hit.secret == key and hit.encoding == "base64"
+        assert (hit.line, hit.column, hit.end_column) == (4, 12, 12 + len(blob))
+        assert blob in hit.line_text
+
+
+def test_base64_urlsafe_and_unpadded_and_mid_text():
+    key = keys.api_key("flx_api_")
+    raw = b"\xfb\xff" + f"token={key}".encode() + b"\xfe"
+    blob = base64.urlsafe_b64encode(raw).rstrip(b"=")
+    assert blob.startswith(b"-_")  # \xfb\xff: the urlsafe alphabet is really in use
+    [hit] = live(b"value: '" + blob + b"' # from vault")
+    assert hit.secret == key and hit.encoding == "base64"
+
+
+def test_base64_of_a_placeholder_stays_suppressed():
+    blob = base64.b64encode(b"FLUXLOOP_API_KEY=flux_dev_abc123def456ghi789jkl012mno34\n")
+    hits = DETECTOR.scan(b"data:\n  k: " + blob)
+    assert [(h.encoding, h.suppressed) for h in hits] == [("base64", "placeholder:seed-example")]
+
+
+def test_base64_without_a_key_gives_nothing():
+    blob = base64.b64encode(b"just some configuration text, flux capacitor included\n" * 20)
+    assert DETECTOR.scan(blob) == []
+
+
+# ---- URL and JSON escapes ----------------------------------------------------------------
+
+def test_url_encoded_key():
+    key = keys.platform_key("flux_stg_")
+    line = f"GET /v1/run?api_key={key.replace('_', '%5F')}&x=1 HTTP/1.1"
+    [hit] = live(line.encode())
+    start = line.index("flux%5F") + 1
+    assert (hit.secret, hit.encoding, hit.column, hit.end_column) == (key, "url", start, start + len(key) + 4)
+
+
+def test_url_encoded_lowercase_hex_and_plain_key_in_url():
+    a, b = keys.api_key("flx_sa_"), keys.platform_key("flux_dev_")
+    hits = live(f"https://x.test/?a={a.replace('_', '%5f')}&b={b}".encode())
+    assert [(h.secret, h.encoding) for h in hits] == [(a, "url"), (b, "")]
+
+
+def test_json_escapes():
+    key = keys.platform_key("flux_prod_")
+    doc = json.dumps({"url": "https://api.fluxloop.ai/", "k": key.replace("_", "\\u005f")})
+    doc = doc.replace("\\\\u005f", "\\u005f").replace("/", "\\/")
+    [hit] = live(doc.encode())
+    assert hit.secret == key and hit.encoding == "json-escape"
+    assert hit.column == doc.index("flux\\u005f") + 1
+
+
+# ---- text encodings ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_with_and_without_bom(codec):
+    key = keys.api_key("flx_api_")
+    text = f"# Konfiguration für Ärzte\r\nKEY={key}\r\n"
+    [hit] = live(text.encode(codec))
+    assert (hit.secret, hit.line, hit.column, hit.encoding) == (key, 2, 5, "utf-16")
+    assert hit.line_text == f"KEY={key}"
+
+
+# ---- zip archives -------------------------------------------------------------------------
+
+def make_zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_zip_members_are_scanned():
+    a, b = keys.platform_key(), keys.api_key()
+    inner = make_zip({"deep/.env": f"K={b}\n".encode()})
+    data = make_zip({"README.md": b"nothing here\n", "conf/app.env": f"# x\nKEY={a}\n".encode(),
+                     "vendor/inner.zip": inner})
+    hits = live(data)
+    assert sorted((h.secret, h.encoding, h.line, h.column) for h in hits) == sorted([
+        (a, "zip:conf/app.env", 2, 5), (b, "zip:vendor/inner.zip/zip:deep/.env", 1, 3)])
+
+
+def test_zip_total_size_is_bounded():
+    key = keys.platform_key()
+    data = make_zip({"a.bin": b"\0" * 5_000_000, "b.env": f"K={key}\n".encode()})
+    assert [h.secret for h in live(data)] == [key]
+    small = Detector(load_rules(), max_zip_bytes=1_000_000)
+    assert live(data, small) == []  # the budget ran out inside a.bin
+
+
+def test_not_really_a_zip_is_scanned_as_bytes():
+    key = keys.platform_key()
+    assert [h.secret for h in live(b"PK\x03\x04 garbage " + key.encode())] == [key]
+
+
+# ---- huge inputs in chunks ------------------------------------------------------------------
+
+def chunked(data: bytes, size: int):
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
+
+
+def view(hits):
+    return [(h.rule.id, h.secret, h.line, h.column, h.end_column, h.encoding, h.suppressed) for h in hits]
+
+
+@pytest.mark.parametrize("size", [7, 1000, 65536, 100_000])
+def test_scan_chunks_equals_scan_and_finds_border_keys_once(size):
+    lines = []
+    planted = []
+    for i in range(3000):
+        if i % 97 == 5:
+            key = keys.any_key()
+            planted.append(key)
+            lines.append(f"é{i}: token={key} ok")
+        else:
+            lines.append(f"line {i} ünïcode ✓ nothing to see " + "z" * (i % 50))
+    data = "\n".join(lines).encode()
+    whole = DETECTOR.scan(data)
+    assert sorted(h.secret for h in whole if not h.suppressed) == sorted(planted)
+    assert view(DETECTOR.scan_chunks(chunked(data, size))) == view(whole)
+
+
+def test_scan_chunks_key_exactly_across_every_border_position():
+    key = keys.platform_key()
+    for cut in range(0, len(key) + 1, 5):
+        data = b"a" * (70_000 - cut) + b"\nK=" + key.encode() + b"\n"
+        hits = DETECTOR.scan_chunks(chunked(data, 70_003))
+        assert [(h.secret, h.line, h.column) for h in hits] == [(key, 2, 3)]
+
+
+def test_scan_chunks_long_line_text_is_trimmed_and_memory_bounded():
+    key = keys.platform_key()
+    chunk = b"x" * 65536
+
+    def stream():
+        for _ in range(150):  # ~10 MB on one line
+            yield chunk
+        yield b";k=" + key.encode() + b";"
+        for _ in range(50):
+            yield chunk
+
+    tracemalloc.start()
+    try:
+        hits = DETECTOR.scan_chunks(stream())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    [hit] = hits
+    assert hit.line == 1 and hit.column == 150 * 65536 + 4
+    assert key in hit.line_text and len(hit.line_text) < 1200
+    assert peak < 8 * (65536 + OVERLAP), peak
+
+
+def test_scan_chunks_utf16_and_zip():
+    key = keys.api_key("flx_sa_")
+    data = ("hello\n" * 50_000 + f"K={key}\n").encode("utf-16")
+    [hit] = DETECTOR.scan_chunks(chunked(data, 4096))
+    assert (hit.secret, hit.line, hit.encoding) == (key, 50_001, "utf-16")
+    z = make_zip({"x/.env": f"K={key}\n".encode()})
+    assert [h.encoding for h in DETECTOR.scan_chunks(chunked(z, 50))] == ["zip:x/.env"]
