@@ -8,10 +8,6 @@ Rewriting it is atomic (temp file + rename).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import secrets as _random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +21,7 @@ class Baseline:
     """The set of baselined secret hashes and the salt they were made with."""
 
     path: Path
-    salt: str = field(default_factory=lambda: _random.token_hex(16))
+    salt: str = field(default_factory=lambda: __import__("secrets").token_hex(16))
     entries: dict[str, str] = field(default_factory=dict)
     """hash -> rule id."""
     matched: set[str] = field(default_factory=set)
@@ -33,6 +29,9 @@ class Baseline:
 
     def hash(self, secret: str) -> str:
         """The salted fingerprint of ``secret`` in this baseline."""
+        import hashlib  # lazily: only runs that meet a key need it
+        import hmac
+
         return hmac.new(bytes.fromhex(self.salt), secret.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def contains(self, secret: str) -> bool:
@@ -54,6 +53,7 @@ class Baseline:
 
     def to_json(self) -> str:
         """The file's text: stable ordering so that diffs stay small."""
+        import json
         doc = {
             "version": FORMAT_VERSION,
             "tool": "keyguard",
@@ -74,6 +74,7 @@ class Baseline:
 
 def load_baseline(path: Path) -> Baseline | None:
     """Read the baseline at ``path``; None if it does not exist; ConfigError if malformed."""
+    import json
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -7,9 +7,6 @@ same fingerprint on every machine and every run (SARIF partialFingerprints,
 allow lists, ``keyguard incident <fingerprint>``), and it cannot be reversed.
 """
 
-import hashlib
-import hmac
-
 # Known literal prefixes, longest first, so flx_refresh_ wins over flx_.
 # (Display only: the rules in rules/*.toml decide what is a key.)
 _PREFIXES = (
@@ -36,6 +33,9 @@ def redact(secret: str) -> str:
 
 def fingerprint(secret: str) -> str:
     """Stable keyed hash of the secret value: ``kg1:`` + 32 hex digits."""
+    import hashlib  # here, not at the top: a clean pre-commit run never needs it
+    import hmac
+
     digest = hmac.new(_FINGERPRINT_KEY, secret.encode("utf-8"), hashlib.sha256).hexdigest()
     return "kg1:" + digest[:32]
 
