@@ -33,7 +33,18 @@ from keyguard.model import Rule
 FULL_LENGTH = 32
 """Body length at which a rule's full ``min-entropy`` applies; shorter bodies get a
 proportionally lower bar (16 random characters cannot reach 3 bits reliably)."""
-_VOWELS = frozenset("aeiouyAEIOUY")
+# The most frequent English letter pairs (about 260 of 676): identifiers are made of them.
+_BIGRAMS = frozenset("""
+th he in er an re on at en nd ti es or te of ed is it al ar st to nt ng se ha as ou io le ve
+co me de hi ri ro ic ne ea ra ce li ch ll be ma si om ur ca el ta la ns di fo ho pe ec pr no ct
+us ac ot il tr ly nc et ut ss so rs un lo wa ge ie wh ee wi em ad ol rt po we na ul ni ts mo ow
+pa im mi ai sh ir su id os iv ia am fi ci vi pl ig tu ev ld ry mp fe bl ab gh ty op wo sa ay ex
+ke fr oo av ag if ap gr od bo sp rd do uc bu ei ov by rm ep tt oc fa ef cu rn sc gi da yo cr cl
+du ga qu ue ff ba ey ls va um pp ua up lu go ht ru ug ds lt pi rc rr eg au ck ew mu br bi pt ak
+pu ui rg ib tl ny ki rk ys ob mm fu ph og ms ye ud mb ip ub oi rl gu dr hr cc tw ft wn nu af hu
+nn eo vo rv nf xp gn sm fl iz ok nl my gl aw ju oa eq sy sl ps jo lf nv je nk kn gs dy hy ze ks
+xt bs ik dd cy rp sk
+""".split())
 # Five letters or more: a random 32-character body holds a given 4-letter word about
 # once in 30 000 keys, which would be a missed leak.
 _WORDS = ("example", "sample", "placeholder", "dummy", "yourkey", "yourapi", "yourtoken",
@@ -176,27 +187,24 @@ def _period(alnum: str) -> int | None:
 
 
 def _is_identifier(body: str) -> bool:
-    """Words, not randomness: no digits, vowels like prose, short consonant runs.
+    """Words, not randomness: no digits, few capitals, and letter pairs that English uses.
 
-    Key generators mix letters and digits, so a body without a single digit that also
-    reads like words is a name (``deploymentpipelinesettings``, ``compromised_key``).
+    Key generators mix letters and digits, so a body without a single digit whose letter
+    pairs are mostly common English bigrams is a name (``deploymentpipelinesettings``,
+    ``compromised_key``). Measured: word concatenations score 0.74+ (1st percentile),
+    random letters 0.39 (median); under 3% of all-letter random bodies reach 0.65.
     """
-    core = body
-    if any(c.isdigit() for c in core):
+    if any(c.isdigit() for c in body):
         return False
-    letters = core.replace("_", "").replace("-", "")
+    parts = [p for p in re.split(r"[_\-]+", body) if p]
+    letters = "".join(parts)
     if len(letters) < 3 or not letters.isalpha() or not letters.isascii():
         return False
-    upper = sum(c.isupper() for c in letters)
     if letters.isupper():
-        return "_" in core  # ALL_CAPS_NAME
-    if upper > 0.3 * len(letters):
+        return "_" in body  # ALL_CAPS_NAME
+    if sum(c.isupper() for c in letters) > 0.3 * len(letters):
         return False
-    vowels = sum(c in _VOWELS for c in letters)
-    if vowels < 0.28 * len(letters):
+    pairs = [p[i:i + 2].lower() for p in parts for i in range(len(p) - 1)]
+    if not pairs:
         return False
-    run = longest = 0
-    for c in letters:
-        run = 0 if c in _VOWELS else run + 1
-        longest = max(longest, run)
-    return longest <= 4
+    return sum(pair in _BIGRAMS for pair in pairs) >= 0.65 * len(pairs)
