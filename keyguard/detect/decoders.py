@@ -15,13 +15,15 @@ to call them (only where its cheap needles say an encoded key could be):
 
 from __future__ import annotations
 
-import base64
 import binascii
 import codecs
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterator
 
 ZIP_MAGIC = b"PK\x03\x04"
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -42,7 +44,7 @@ def base64_needles(stem: bytes) -> list[tuple[bytes, int]]:
     """
     out = []
     for lead in range(3):
-        encoded = base64.b64encode(b"\0" * lead + stem + b"\0\0")
+        encoded = binascii.b2a_base64(b"\0" * lead + stem + b"\0\0", newline=False)
         first = -(-8 * lead // 6)               # first char with no lead bits
         last = (8 * (lead + len(stem))) // 6    # one past the last char with no tail bits
         if last - first >= 2:

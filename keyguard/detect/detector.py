@@ -25,11 +25,13 @@ import time
 from bisect import bisect_right, insort
 from dataclasses import dataclass
 from itertools import chain
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from keyguard.detect import decoders, filters
-from keyguard.detect import jwt as jwt_reader
 from keyguard.model import Hit, Rule, Severity
+
+if TYPE_CHECKING:
+    from typing import Iterable, Iterator, Sequence
 
 OVERLAP = 32 * 1024
 """Bytes carried from one chunk to the next in ``scan_chunks`` (longer than any key)."""
@@ -100,9 +102,16 @@ def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
     return i >= 0 and spans[i][0] <= pos < spans[i][1]
 
 
-def _chars(data: bytes) -> int:
-    """Characters in UTF-8 ``data`` (bytes that do not continue a character; safe on cut text)."""
-    return len(data.translate(None, _CONTINUATION))
+def _chars(data: bytes, start: int = 0, end: int | None = None) -> int:
+    """Characters in UTF-8 ``data[start:end]`` (bytes that do not continue a character).
+
+    Counted in 1 MB blocks, so a 50 MB line costs no 50 MB copies; safe on cut text.
+    """
+    end = len(data) if end is None else end
+    n = 0
+    for i in range(start, end, 1 << 20):
+        n += len(data[i:min(end, i + (1 << 20))].translate(None, _CONTINUATION))
+    return n
 
 
 class Detector:
@@ -230,32 +239,28 @@ class Detector:
         hits: list[Hit] = []
         tail = b""
         line_base = col_base = 0
-        pending = bytearray()
         stream = iter(stream)
         more = True
         while more:
+            pending = bytearray(tail)
             for chunk in stream:
                 pending += chunk
-                if len(pending) >= MIN_STEP:
+                if len(pending) - len(tail) >= MIN_STEP:
                     break
             else:
                 more = False
-            if not pending and not more:
-                window = tail
-            else:
-                window = tail + bytes(pending)
-            pending = bytearray()
+            window = bytes(pending)
+            del pending
             cutoff = len(window) if not more else max(0, len(window) - OVERLAP)
             if window and self.might_contain(window):
                 cands = [c for c in self._candidates(window, 0) if c.start < cutoff]
                 hits += self._to_hits(window, cands, label, now, line_base, col_base)
-            done = window[:cutoff]
-            newlines = done.count(b"\n")
+            newlines = window.count(b"\n", 0, cutoff)
             if newlines:
                 line_base += newlines
-                col_base = _chars(done[done.rfind(b"\n") + 1:])
+                col_base = _chars(window, window.rfind(b"\n", 0, cutoff) + 1, cutoff)
             else:
-                col_base += _chars(done)
+                col_base += _chars(window, 0, cutoff)
             tail = window[cutoff:]
         return hits
 
@@ -392,6 +397,8 @@ class Detector:
             return c.suppressed, None, ()
         secret = c.secret.decode("utf-8", "replace")
         if c.rule.kind == "jwt":
+            from keyguard.detect import jwt as jwt_reader  # json, datetime: only when a JWT is met
+
             facts = jwt_reader.decode(secret)
             if facts is None or not facts.is_fluxloop_key:
                 return None
@@ -422,7 +429,7 @@ class Detector:
                 line_start = buf.rfind(b"\n", pos, c.start) + 1
                 col_pos, col = line_start, 1
             pos = c.start
-            col += _chars(buf[col_pos:c.start])
+            col += _chars(buf, col_pos, c.start)
             col_pos = c.start
             span = buf[c.start:c.end]
             if b"\n" in span:

@@ -50,7 +50,6 @@ xt bs ik dd cy rp sk
 _WORDS = ("example", "sample", "placeholder", "dummy", "yourkey", "yourapi", "yourtoken",
           "redacted", "changeme", "replace", "insert", "notreal", "keyhere", "secret")
 _RUNS = re.compile(r"[a-z]+|[A-Z]+|[0-9]+")
-_WORD_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _TEMPLATE_MARKS = ("${", "{{", "}}", "<", ">", "%(", "$(", "{", "}")
 _MASK_CHARS = frozenset("*\u2022\u25cf")
 _ELLIPSES = ("...", "\u2026")
