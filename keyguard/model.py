@@ -84,6 +84,9 @@ class Rule:
     """Literal prefix of the key (``flux_prod_``); empty for JWTs."""
     kind: str = "key"
     """``key`` for prefixed keys, ``jwt`` for JWT API keys (decoded offline)."""
+    assigned_body: object = field(default=None, repr=False, compare=False)
+    """Compiled bytes regex for a shorter key body, accepted only where the text assigns
+    the key to a credential (``FLUXLOOP_API_KEY=``, ``api_key:``, ``--api-key``); None if not."""
     examples: tuple[str, ...] = ()
     """Texts the rule must report (self-test)."""
     negatives: tuple[str, ...] = ()

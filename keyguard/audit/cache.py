@@ -38,7 +38,8 @@ FILE_NAME = "objects.kgc"
 def rule_digest(rule) -> str:
     """A digest of everything about a rule that changes what it finds."""
     parts = [ENGINE, rule.id, rule.pattern, str(rule.secret_group), repr(sorted(rule.keywords)),
-             repr(rule.min_entropy), rule.kind, rule.prefix]
+             repr(rule.min_entropy), rule.kind, rule.prefix,
+             repr(getattr(rule.assigned_body, "pattern", None))]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
 

@@ -54,6 +54,12 @@ _CONTINUATION = bytes(range(0x80, 0xC0))
 _STEM_END = re.compile(rb"[^A-Za-z0-9]")
 # What may follow a key prefix in a placeholder: key characters, masks, dots, template
 # braces, the ellipsis and bullet characters (UTF-8). No nested quantifier.
+# The text just before a key that assigns it to a credential: ``FLUXLOOP_API_KEY=``,
+# ``api_key: "``, ``"token": "``, ``--api-key ``, ``Authorization: Bearer ``. Only
+# there does a rule's shorter ``assigned-body`` count as a key.
+_ASSIGNED = re.compile(
+    rb"(?i)(?:(?:api[_-]?key|apikey|token|secret|credential|password|passwd|key)[\"'\]]?\s*"
+    rb"(?:=>|:=|[:=])\s*[\"'`]?|--api-key[= ][\"']?|bearer\s+)$")
 _LOOSE_BODY = rb"(?:[A-Za-z0-9_*.<>{}$%()\-]|\xe2\x80[\xa2\xa6]){0,100}"
 # A key stem shortly followed by a URL or JSON escape.
 _ESCAPE_AHEAD = rb"(?=[A-Za-z0-9_]{0,16}(?:%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}))"
@@ -73,6 +79,8 @@ class _Candidate:
     secret: bytes
     encoding: str = ""
     suppressed: str | None = None
+    assigned: bool = False
+    """Accepted as a key by its credential assignment (already judged: no filter runs again)."""
 
 
 def _join(*labels: str) -> str:
@@ -323,10 +331,38 @@ class Detector:
                 body = m.group()[len(prefix):].decode("utf-8", "replace")
                 before = buf[max(0, s - 6):s].decode("latin-1")
                 reason = filters.near_miss_reason(body, before)
+                if reason in (None, "identifier") and rule.assigned_body is not None:
+                    short = self._assigned_key(buf, s, m.group(), prefix, rule)
+                    if short is not None:
+                        out.append(short)
+                        continue
                 if reason:
                     token = m.group().rstrip(b",;:)]}'\"") if not m.group().endswith(b"...") else m.group()
                     out.append(_Candidate(s, s + len(token), rule, token, suppressed=reason))
         return out
+
+    @staticmethod
+    def _assigned_key(buf: bytes, s: int, token: bytes, prefix: bytes, rule: Rule) -> _Candidate | None:
+        """A key shorter than the rule's regex allows, where the text assigns it to a credential.
+
+        ``FLUXLOOP_API_KEY=flux_prod_k3j9x2m`` is a key even if truncated or young: the
+        body must still fit the rule's ``assigned-body`` and pass every placeholder filter
+        (the identifier one only from six letters on).
+        """
+        body = token[len(prefix):]
+        m = rule.assigned_body.match(body)
+        if m is None or (m.end() < len(body) and (body[m.end():m.end() + 1].isalnum()
+                                                  or body[m.end():m.end() + 1] == b"_")):
+            return None
+        body = body[:m.end()]
+        reason = filters.body_reason(body.decode("ascii", "replace"), rule.min_entropy)
+        # Letter pairs say little about fewer than six letters: there the assignment decides.
+        if reason is not None and not (reason == "identifier" and len(body) < 6):
+            return None
+        line_start = buf.rfind(b"\n", max(0, s - 96), s) + 1
+        if not _ASSIGNED.search(buf[max(line_start, s - 96):s]):
+            return None
+        return _Candidate(s, s + len(prefix) + len(body), rule, prefix + body, assigned=True)
 
     def _escaped(self, buf: bytes, spans: list[tuple[int, int]]) -> list[_Candidate]:
         """Keys written with URL (``%5F``) or JSON (``\\u005f``) escapes, decoded in place.
@@ -395,6 +431,8 @@ class Detector:
         """``(suppressed, severity, details)`` for a candidate, or None to drop it (not a FluxLoop JWT)."""
         if c.suppressed:
             return c.suppressed, None, ()
+        if c.assigned:
+            return None, None, ()
         secret = c.secret.decode("utf-8", "replace")
         if c.rule.kind == "jwt":
             from keyguard.detect import jwt as jwt_reader  # json, datetime: only when a JWT is met

@@ -134,8 +134,13 @@ def near_miss_reason(body: str, before: str = "") -> str | None:
 
 
 def _is_filler(alnum: str) -> bool:
-    """One character makes up at least half of the body (``xxxx``, ``0000``, ``aaaa1``)."""
-    return Counter(alnum).most_common(1)[0][1] * 2 >= len(alnum) and len(alnum) >= 4
+    """One character makes up at least half of the body (``xxxx``, ``0000``, ``aaaa1``).
+
+    At least four times: in a short body (a key assigned where only a few characters
+    show) three equal characters happen by chance (``eeue6h``).
+    """
+    count = Counter(alnum).most_common(1)[0][1]
+    return count * 2 >= len(alnum) and count >= 4
 
 
 def _step(a: str, b: str) -> bool:

@@ -24,7 +24,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 _REQUIRED = ("id", "description", "regex", "keywords", "severity", "remediation")
-_OPTIONAL = ("secret-group", "min-entropy", "prefix", "kind", "examples", "negatives")
+_OPTIONAL = ("secret-group", "min-entropy", "prefix", "kind", "examples", "negatives", "assigned-body")
 _TOP_LEVEL = ("rule", "description")
 _KINDS = ("key", "jwt")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -145,13 +145,25 @@ def _build_rule(t: dict, shown: str, n: int) -> Rule:
         raise fail(f"regex nests quantifiers ({nested}); that can take very long on a long line")
     if prefix and not any(prefix.startswith(k) or k.startswith(prefix) for k in keywords):
         raise fail(f"prefix {prefix!r} is not covered by any keyword")
+    assigned = t.get("assigned-body")
+    if assigned is not None:
+        if not prefix:
+            raise fail("'assigned-body' needs a 'prefix' (it describes what follows the prefix)")
+        if not isinstance(assigned, str) or not assigned:
+            raise fail("'assigned-body' must be a regex string")
+        try:
+            assigned = re.compile(assigned.encode("utf-8"))
+        except re.error as exc:
+            raise fail(f"assigned-body does not compile: {exc}") from None
+        if nested_quantifier(t["assigned-body"]):
+            raise fail("assigned-body nests quantifiers")
 
     return Rule(
         id=rid, description=t["description"].strip(), pattern=pattern, regex=regex,
         secret_group=group, keywords=tuple(k.encode("utf-8") for k in keywords),
         min_entropy=float(min_entropy), severity=severity, remediation=t["remediation"].strip(),
         prefix=prefix, kind=kind, examples=tuple(examples), negatives=tuple(negatives),
-        source_file=shown,
+        source_file=shown, assigned_body=assigned,
     )
 
 
