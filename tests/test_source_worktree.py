@@ -138,7 +138,11 @@ _RSS_SCRIPT = textwrap.dedent("""
     from keyguard.sources.worktree import WorktreeSource
     src = WorktreeSource(sys.argv[1], in_repo=False)
     hits = list(src.located_hits(make_detector()))
-    print(len(hits), src.stats["bytes"], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+    # VmHWM is this process's own peak; ru_maxrss would carry the (big) pytest parent's
+    # peak across fork+exec on Linux
+    peak_kb = next((int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")),
+                   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print(len(hits), src.stats["bytes"], peak_kb // 1024)
 """)
 
 
