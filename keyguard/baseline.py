@@ -74,13 +74,13 @@ class Baseline:
 
 def load_baseline(path: Path) -> Baseline | None:
     """Read the baseline at ``path``; None if it does not exist; ConfigError if malformed."""
-    import json
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read baseline: {exc.strerror}") from None
+    import json
     try:
         doc = json.loads(text)
         if doc.get("version") != FORMAT_VERSION:
