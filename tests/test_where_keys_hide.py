@@ -1,0 +1,119 @@
+"""Every hiding place the issue lists, each in a real git repository, found by the real CLI.
+
+For each file shape the key is staged (`scan --staged`, the pre-commit path) and
+also committed and scanned from disk (`scan`); the finding must name the file
+and the line, and the output must never hold the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import urllib.parse
+import zipfile
+
+import pytest
+
+from conftest import Repo
+from keys import api_key, jwt_key, platform_key
+
+
+def notebook(key: str) -> str:
+    cells = [{"cell_type": "code", "source": ["import os\n", f"os.environ['FLUXLOOP_API_KEY'] = '{key}'\n"],
+              "metadata": {}, "outputs": [], "execution_count": 1}]
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
+
+
+def zipped(key: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config/.env", f"FLUXLOOP_API_KEY={key}\n")
+    return buf.getvalue()
+
+
+# (path, make content from key, expected line or None when lines are not meaningful)
+CASES = {
+    "dotenv": (".env", lambda k: f"# local\nFLUXLOOP_API_KEY={k}\n", 2),
+    "fluxloop-dotenv": (".fluxloop/.env", lambda k: f"FLUXLOOP_API_KEY={k}\nFLUXLOOP_API_ENDPOINT=https://api.fluxloop.ai\n", 1),
+    "fluxloop-config": (".fluxloop/config.yaml", lambda k: f"project: bot\napi_key: {k}\n", 2),
+    "credentials-json": ("home/.fluxloop/credentials", lambda k: json.dumps(
+        {"default_profile": "production", "profiles": {"production": {"access_token": k}}}, indent=2), 5),
+    "credentials-yaml": ("home/.fluxloop/credentials.yaml", lambda k: f"profiles:\n  default:\n    api_key: {k}\n", 3),
+    "shell-export": ("scripts/env.sh", lambda k: f"#!/bin/sh\nexport FLUXLOOP_API_KEY=\"{k}\"\n", 2),
+    "python": ("app/settings.py", lambda k: f"import os\n\nFLUX_KEY = '{k}'\n", 3),
+    "javascript": ("web/src/api.js", lambda k: f"const client = new Flux({{\n  apiKey: \"{k}\",\n}});\n", 2),
+    "go": ("cmd/main.go", lambda k: f"package main\n\nconst apiKey = `{k}`\n", 3),
+    "json": ("config/settings.json", lambda k: json.dumps({"fluxloop": {"key": k}}, indent=2), 3),
+    "toml": ("config/app.toml", lambda k: f"[fluxloop]\napi_key = \"{k}\"\n", 2),
+    "ini": ("setup.cfg", lambda k: f"[fluxloop]\napi_key = {k}\n", 2),
+    "terraform": ("infra/terraform.tfvars", lambda k: f"region = \"eu-west-1\"\nfluxloop_api_key = \"{k}\"\n", 2),
+    "ci-workflow": (".github/workflows/test.yml", lambda k: f"jobs:\n  test:\n    env:\n      FLUXLOOP_API_KEY: {k}\n", 4),
+    "markdown": ("docs/setup.md", lambda k: f"# Setup\n\nUse `{k}` for now.\n", 3),
+    "notebook": ("analysis.ipynb", notebook, None),
+    "minified": ("static/app.min.js", lambda k: "!function(){" + "var a=1;" * 3000 + f"c.key=\"{k}\";" + "}();", 1),
+    "url": ("docs/curl.txt", lambda k: f"curl 'https://api.fluxloop.ai/v1/scenarios?api_key={k}&limit=5'\n", 1),
+    "k8s-base64": ("deploy/secret.yaml", lambda k: "apiVersion: v1\nkind: Secret\ndata:\n  api-key: "
+                   + base64.b64encode(k.encode()).decode() + "\n", 4),
+    "url-encoded": ("logs/request.log", lambda k: "GET /cb?token=" + urllib.parse.quote(k, safe="") .replace("_", "%5F") + "\n", 1),
+    "json-escaped": ("data/blob.json", lambda k: '{"cfg": "{\\"key\\": \\"' + k.replace("_", "\\u005f") + '\\"}"}\n', 1),
+    "zip": ("release/bundle.zip", zipped, None),
+    "crlf": ("win/settings.ini", lambda k: f"[a]\r\nname = x\r\nkey = {k}\r\n", 3),
+    "bom-nonascii": ("i18n/notes.txt", lambda k: "\ufeffClé d'accès «" + k + "» — à garder secrète\n", 1),
+    "utf16": ("win/notes.txt", lambda k: ("note\r\nkey=" + k + "\r\n").encode("utf-16"), 2),
+}
+
+
+def content(case: str, key: str) -> bytes:
+    data = CASES[case][1](key)
+    return data if isinstance(data, bytes) else data.encode("utf-8")
+
+
+def key_for(case: str) -> str:
+    if case == "credentials-json":
+        return api_key("flx_")
+    if case == "javascript":
+        return jwt_key()
+    return platform_key("flux_prod_") if case not in ("go", "terraform") else api_key("flx_api_")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_key_is_found_staged_and_on_disk(repo: Repo, keyguard, case: str):
+    path, _, line = CASES[case]
+    key = key_for(case)
+    repo.write("README.md", "# project\n")
+    repo.commit("init")
+    repo.write(path, content(case, key))
+    repo.git("add", "-A")
+    for args in (("scan", "--staged", "--format", "json"), ("scan", "--format", "json")):
+        r = keyguard(*args, cwd=repo.path)
+        out = r.stdout.decode()
+        assert r.returncode == 1, (case, args, out, r.stderr.decode())
+        findings = json.loads(out)["findings"]
+        assert [f["path"] for f in findings] == [path], (case, args, findings)
+        if line is not None:
+            assert findings[0]["line"] == line, (case, args, findings[0])
+        assert key not in out and key not in r.stderr.decode()
+        # also not in an encoded form the user could paste back
+        assert base64.b64encode(key.encode()).decode() not in out
+
+
+def test_binary_file_is_skipped_but_text_in_it_is_not_lost(repo: Repo, keyguard):
+    key = platform_key("flux_dev_")
+    repo.write("assets/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    repo.write("assets/readme.txt", f"key {key}\n")
+    r = keyguard("scan", "--format", "json", cwd=repo.path)
+    assert [f["path"] for f in json.loads(r.stdout)["findings"]] == ["assets/readme.txt"]
+
+
+def test_history_finds_every_shape_once_committed(repo: Repo, keyguard):
+    keys = {case: key_for(case) for case in CASES}
+    for case, key in keys.items():
+        repo.write(CASES[case][0], content(case, key))
+    repo.commit("everything at once")
+    for case in CASES:
+        (repo.path / CASES[case][0]).unlink()
+    repo.commit("and gone")
+    r = keyguard("scan", "--history", "--format", "json", cwd=repo.path)
+    found = {f["path"] for f in json.loads(r.stdout)["findings"]}
+    assert found == {CASES[c][0] for c in CASES}
