@@ -307,3 +307,26 @@ def test_keys_show_unknown_id(fluxloop_server, keyguard, tmp_path):
     r = keyguard("keys", "show", "key_nope", cwd=tmp_path, env=fluxloop_server.env(tmp_path, FLUXLOOP_API_KEY=op.secret))
     assert r.returncode == 2
     assert r.stderr.decode() == "keyguard: no key 'key_nope' in tenant 'acme'\n"
+
+
+def test_every_hygiene_check_has_its_own_sarif_rule_text():
+    """The SARIF writer describes each check the hygiene report produces (no generic fallback)."""
+    import time as _time
+
+    from keyguard.fluxloop.hygiene import check_keys
+    from keyguard.model import KeyRecord
+    from keyguard.report.sarif import HYGIENE_CHECKS
+
+    now = int(_time.time())
+    day = 86400
+    records = [
+        KeyRecord(id="k1", name="old admin", permissions=("*",), projects=("*",), created_at=now - 400 * day),
+        KeyRecord(id="k2", name="bot", type="service-account", created_at=now - 5 * day, last_used=now),
+        KeyRecord(id="k3", name="soon", created_at=now - 5 * day, expires_at=now + 3 * day, last_used=now),
+        KeyRecord(id="k4", name="gone", created_at=now - 50 * day, expires_at=now - day, last_used=now - 200 * day),
+        KeyRecord(id="k5", name="CI deploy", permissions=("manage_keys",), created_at=now - 5 * day,
+                  expires_at=now + 60 * day, last_used=now),
+    ]
+    produced = {h.check for h in check_keys(records)}
+    assert len(produced) >= 7, produced
+    assert produced <= set(HYGIENE_CHECKS), sorted(produced - set(HYGIENE_CHECKS))

@@ -58,8 +58,11 @@ HYGIENE_CHECKS = {
     "never-used": "FluxLoop key that has never been used",
     "unused": "FluxLoop key not used for a long time",
     "never-expires": "FluxLoop key without an expiry date",
+    "service-account-never-expires": "FluxLoop service-account key without an expiry date",
+    "expires-soon": "FluxLoop key that expires soon",
+    "expired-not-revoked": "FluxLoop key that has expired but is not revoked",
+    "rotation-overdue": "FluxLoop key older than the rotation period",
     "over-broad": "FluxLoop key with more permissions or projects than it needs",
-    "expired": "FluxLoop key that has expired but is not revoked",
 }
 """Rule descriptions of the hygiene checks keyguard knows; others get a generic one."""
 
