@@ -48,6 +48,8 @@ class KeyUsage:
     last_ip: str = ""
     last_location: str = ""
     last_user_agent: str = ""
+    days: int = 30
+    """The period the counts cover (the ``days`` the call asked for)."""
 
 
 def _bad(what: str, field: str, expected: str) -> ApiError:

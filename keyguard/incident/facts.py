@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from keyguard.fluxloop.records import KeyUsage
 from keyguard.model import Revocation, Verification
 
 # Occurrence kinds, in the order reports list them.
@@ -88,26 +89,12 @@ class Location:
 
 
 @dataclass(frozen=True)
-class Usage:
-    """The key's use over the last days (its blast radius), from the usage endpoint."""
-
-    days: int = 30
-    total_requests: int = 0
-    by_operation: tuple[tuple[str, int], ...] = ()
-    by_project: tuple[tuple[str, int], ...] = ()
-    by_day: tuple[tuple[str, int], ...] = ()
-    last_used: int | None = None
-    last_ip: str = ""
-    last_location: str = ""
-    last_user_agent: str = ""
-
-
-@dataclass(frozen=True)
 class Identification:
     """What the FluxLoop API said about the key (``status`` ``unknown`` when it could not tell)."""
 
     verification: Verification
-    usage: Usage | None = None
+    usage: KeyUsage | None = None
+    """The key's use over the last days (its blast radius), from the usage endpoint."""
     usage_error: str = ""
     """Why there is no usage (no permission, offline ...), when there is none."""
     offline: bool = False

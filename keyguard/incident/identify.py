@@ -10,8 +10,11 @@ everything is ``unknown``, with what to do by hand.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from keyguard.errors import ApiError
-from keyguard.incident.facts import Identification, Usage
+from keyguard.fluxloop.records import KeyUsage
+from keyguard.incident.facts import Identification
 from keyguard.model import Verification
 
 USAGE_DAYS = 30
@@ -47,7 +50,7 @@ def identify(client, secret: str, *, days: int = USAGE_DAYS) -> Identification:
     return Identification(v, *_usage(client, secret, v, days))
 
 
-def _usage(client, secret: str, v: Verification, days: int) -> tuple[Usage | None, str]:
+def _usage(client, secret: str, v: Verification, days: int) -> tuple[KeyUsage | None, str]:
     """``(usage, "")`` or ``(None, why not)``: the operator first, then the key itself."""
     from keyguard.fluxloop.client import ApiUnavailable
 
@@ -64,7 +67,5 @@ def _usage(client, secret: str, v: Verification, days: int) -> tuple[Usage | Non
         except ApiError as exc:  # no permission, operator rejected, key rejected meanwhile
             errors.append(f"{who}: {exc}")
             continue
-        return Usage(days=days, total_requests=u.total_requests, by_operation=u.by_operation,
-                     by_project=u.by_project, by_day=u.by_day, last_used=u.last_used, last_ip=u.last_ip,
-                     last_location=u.last_location, last_user_agent=u.last_user_agent), ""
+        return replace(u, days=days), ""
     return None, "usage unknown: " + "; ".join(errors)
