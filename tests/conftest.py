@@ -11,8 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import keys`
 
-# the project's FluxLoop test server and its `fluxloop_server` fixture
-pytest_plugins = ["fluxloop_server"]
+# the project's FluxLoop test server (`fluxloop_server`), and the source tests'
+# `detector` and `git_identity` fixtures
+pytest_plugins = ["fluxloop_server", "test_source_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

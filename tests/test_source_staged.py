@@ -16,24 +16,13 @@ from conftest import GIT_ENV, ROOT
 from keys import api_key, platform_key
 from test_source_support import make_detector, secrets
 
+pytestmark = pytest.mark.usefixtures("git_identity")
+
 from keyguard.errors import GitError
 from keyguard.sources import gitcmd
 from keyguard.sources.staged import StagedSource
 
 
-@pytest.fixture(scope="module")
-def detector():
-    return make_detector()
-
-
-@pytest.fixture(autouse=True)
-def _git_identity(monkeypatch, repo):
-    # the source runs git itself: give it the test identity and a private HOME
-    for k in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(k)
-    for k, v in GIT_ENV.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("HOME", str(repo.path.parent / "home"))
 
 
 def staged(repo, detector, **kw):

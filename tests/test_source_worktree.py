@@ -12,24 +12,14 @@ import pytest
 
 from conftest import GIT_ENV, ROOT
 from keys import api_key, platform_key
-from test_source_support import make_detector, secrets
+from test_source_support import secrets
+
+pytestmark = pytest.mark.usefixtures("git_identity")
 
 from keyguard.sources.stdin import StdinSource
 from keyguard.sources.worktree import WorktreeSource
 
 
-@pytest.fixture(scope="module")
-def detector():
-    return make_detector()
-
-
-@pytest.fixture(autouse=True)
-def _git_identity(monkeypatch, repo):
-    for k in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(k)
-    for k, v in GIT_ENV.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("HOME", str(repo.path.parent / "home"))
 
 
 def scan(detector, root, **kw):
