@@ -24,11 +24,6 @@ from pathlib import Path
 
 from keyguard.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 DEFAULT_MAX_FILE_SIZE = 1 << 30  # 1 GiB: larger files are skipped with a warning
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
 _KNOWN = {"rules", "exclude", "allow", "max-file-size", "fail-on", "baseline", "hygiene"}
@@ -80,12 +75,21 @@ def load_config(start: Path | str, explicit: Path | str | None = None) -> Config
         return Config()
     path, is_pyproject = found
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if is_pyproject and b"keyguard" not in raw:
+        return Config()  # most pyproject.toml files say nothing to keyguard: no TOML parser needed
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     if is_pyproject:
         table = data.get("tool", {}).get("keyguard")
         if table is None:

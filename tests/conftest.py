@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,12 @@ sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import keys`
 # the project's FluxLoop test server (`fluxloop_server`), and the source tests'
 # `detector` and `git_identity` fixtures
 pytest_plugins = ["fluxloop_server", "test_source_support"]
+
+# keyguard's caches (parsed rule files) go to a temp dir for the whole run, set at
+# import time so that rules loaded while collecting tests do not touch ~/.cache
+_CACHE = tempfile.mkdtemp(prefix="keyguard-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -6,10 +6,17 @@ or unknown field, a bad severity, a duplicate id, a regex that does not compile,
 has no secret group or nests quantifiers (slow on a 50 MB line) — becomes one
 ``RuleError`` line naming the file and the rule. Regexes are compiled once, as
 bytes patterns, here.
+
+Parsed rule files are cached (``marshal``, keyed by path, size and mtime) under
+``$XDG_CACHE_HOME/keyguard`` (else ``~/.cache/keyguard``), so the pre-commit
+path does not import or run a TOML parser on every commit; a cache that cannot
+be read or written is simply not used.
 """
 
 from __future__ import annotations
 
+import marshal
+import os
 import re
 import sys
 from pathlib import Path
@@ -18,10 +25,7 @@ from typing import Sequence
 from keyguard.errors import RuleError
 from keyguard.model import Rule, Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+_CACHE_VERSION = 1
 
 _REQUIRED = ("id", "description", "regex", "keywords", "severity", "remediation")
 _OPTIONAL = ("secret-group", "min-entropy", "prefix", "kind", "examples", "negatives", "assigned-body")
@@ -62,14 +66,7 @@ def load_rules(extra_paths: Sequence[str | Path] = ()) -> list[Rule]:
 def load_rule_file(path: Path, shown: str | None = None) -> list[Rule]:
     """The rules of one TOML rule pack; ``shown`` is the name used in error messages."""
     shown = shown or str(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RuleError(f"{shown}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise RuleError(f"{shown}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleError(f"{shown}: not valid TOML: {exc}") from None
+    doc = _parse(path, shown)
     unknown = sorted(set(doc) - set(_TOP_LEVEL))
     if unknown:
         raise RuleError(f"{shown}: unknown top-level key {unknown[0]!r} (expected [[rule]] tables)")
@@ -85,6 +82,60 @@ def load_rule_file(path: Path, shown: str | None = None) -> list[Rule]:
         ids.add(rule.id)
         rules.append(rule)
     return rules
+
+
+def _parse(path: Path, shown: str) -> dict:
+    """The TOML document of a rule file, from the parse cache when it is current."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise RuleError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    stamp = (_CACHE_VERSION, str(path.resolve()), st.st_size, st.st_mtime_ns)
+    cache = _cache_file(stamp[1])
+    if cache is not None:
+        try:
+            with open(cache, "rb") as fh:
+                cached_stamp, doc = marshal.load(fh)
+            if cached_stamp == stamp and isinstance(doc, dict):
+                return doc
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+    doc = _parse_toml(path, shown)
+    if cache is not None:
+        try:
+            from keyguard.atomic import write_atomic
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(cache, marshal.dumps((stamp, doc)))
+        except (OSError, ValueError):  # unwritable cache, or a value marshal cannot hold
+            pass
+    return doc
+
+
+def _cache_file(resolved: str) -> Path | None:
+    """Where the parsed form of the rule file ``resolved`` is cached (None: no cache)."""
+    if os.environ.get("KEYGUARD_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
+    import zlib
+    return Path(base) / "keyguard" / f"rules-{zlib.crc32(resolved.encode()):08x}-{Path(resolved).stem}.marshal"
+
+
+def _parse_toml(path: Path, shown: str) -> dict:
+    """Parse one rule file with tomllib; errors name the file."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RuleError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RuleError(f"{shown}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"{shown}: not valid TOML: {exc}") from None
 
 
 def _build_rule(t: dict, shown: str, n: int) -> Rule:
