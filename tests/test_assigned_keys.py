@@ -1,4 +1,4 @@
-"""Short keys assigned to a credential (`FLUXLOOP_API_KEY=flux_prod_k3j9x2m`) are reported; elsewhere not."""
+"""Short keys assigned to a credential (`FLUXLOOP_API_KEY=` + prefix + a few characters) are reported; elsewhere not."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ def test_short_key_in_a_credential_assignment_is_reported(template, n):
     "FLUXLOOP_API_KEY=flux_prod_...\n",              # elided
     "FLUXLOOP_API_KEY=flux_prod_configuration\n",    # a word, six letters or more
     "FLUXLOOP_API_KEY=flux_prod_x\n",                # one character is no key
+    '{{"access_token": "flx_abc"}}\n',                # a three-letter sequence
+    "FLUXLOOP_API_KEY=flux_dev_1234\n",              # a digit run
 ])
 def test_short_forms_that_are_not_keys(text):
     assert reported(text.format(b=short_body(8))) == []

@@ -345,7 +345,7 @@ class Detector:
     def _assigned_key(buf: bytes, s: int, token: bytes, prefix: bytes, rule: Rule) -> _Candidate | None:
         """A key shorter than the rule's regex allows, where the text assigns it to a credential.
 
-        ``FLUXLOOP_API_KEY=flux_prod_k3j9x2m`` is a key even if truncated or young: the
+        A 7-character body after ``FLUXLOOP_API_KEY=flux_prod_`` is a key even if truncated or young: the
         body must still fit the rule's ``assigned-body`` and pass every placeholder filter
         (the identifier one only from six letters on).
         """

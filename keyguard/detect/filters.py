@@ -174,9 +174,12 @@ def _is_seed_example(alnum: str) -> bool:
 
 
 def _is_sequence(alnum: str) -> bool:
-    """Mostly alphabet or digit runs: ``abcdefghijkl``, ``0123456789``, ``zyxwvu``."""
+    """Mostly alphabet or digit runs: ``abcdefghijkl``, ``0123456789``, ``zyxwvu``; short ones
+    (``abc``, ``xyz1``... under six characters) when every run is a sequence or a repeat."""
     if len(alnum) < 6:
-        return False
+        runs = _RUNS.findall(alnum)
+        return all(len(r) >= 2 and (_consecutive(r) or len(set(r)) == 1) for r in runs) and \
+            any(len(r) >= 3 for r in runs)
     steps = sum(_step(a, b) for a, b in zip(alnum, alnum[1:]))
     return steps >= 0.6 * (len(alnum) - 1)
 
