@@ -50,6 +50,12 @@ MAX_PLACEHOLDERS = 1000
 EXPIRED_SEVERITY = Severity.LOW
 """Severity of a FluxLoop JWT API key whose ``exp`` has passed."""
 
+_RARE_FIRST = b"$&Z!|?X;J\\V<WKY+GH%~/^{}Q@z>B'*P#jFDU978M65LO3R4I][NC2-SAq0kExv1Tw`=gb:y(),h\"fu.pmd_cliornaste"
+"""Printable bytes by frequency in source-code history, rarest first (measured on sqlalchemy)."""
+RARE_ANCHOR = 20
+"""A needle holding one of the first this many ``_RARE_FIRST`` bytes is searched by that byte."""
+ANCHOR_BUDGET_SHIFT = 9
+"""An anchor met more than once per ``1 << ANCHOR_BUDGET_SHIFT`` bytes is given up for plain search."""
 _CONTINUATION = bytes(range(0x80, 0xC0))
 _STEM_END = re.compile(rb"[^A-Za-z0-9]")
 # What may follow a key prefix in a placeholder: key characters, masks, dots, template
@@ -104,6 +110,52 @@ def _cover(words: Iterable[bytes], min_len: int) -> list[bytes]:
     return [w for w in out if not any(o != w and o in w for o in out)]
 
 
+Search = tuple  # (anchor: bytes, offset: int, needles: tuple[bytes, ...])
+
+
+def _searches(needles: Sequence[bytes]) -> list[Search]:
+    """How ``might_contain`` looks for ``needles``: ``(anchor, offset, needles)`` each.
+
+    Needles holding a rare byte are found by ``memchr`` on that byte (``anchor``) and
+    one ``startswith`` test ``offset`` bytes before it: needles sharing anchor and
+    offset share the pass, at 5-9 GB/s. Needles of common bytes only get their own
+    substring search (``anchor`` empty), ~1.5 GB/s each. Plain searches come first.
+    """
+    rank = {b: i for i, b in enumerate(_RARE_FIRST)}
+    plain: list[Search] = []
+    anchored: dict[tuple[bytes, int], list[bytes]] = {}
+    for needle in needles:
+        best = min(needle, key=lambda b: rank.get(b, 256))
+        if rank.get(best, 256) >= RARE_ANCHOR:
+            plain.append((b"", 0, (needle,)))
+        else:
+            anchored.setdefault((bytes([best]), needle.index(best)), []).append(needle)
+    return plain + [(anchor, off, tuple(ns)) for (anchor, off), ns in anchored.items()]
+
+
+def _find(data: bytes, search: Search, start: int) -> int:
+    """The first position ``>= start`` where one of the search's needles begins in ``data``, or -1.
+
+    An anchor met too often (base64 blobs, minified code) is given up for one
+    substring search per needle from where it got to.
+    """
+    anchor, off, needles = search
+    if not anchor:
+        return data.find(needles[0], start)
+    find, startswith = data.find, data.startswith
+    budget = 64 + ((len(data) - start) >> ANCHOR_BUDGET_SHIFT)
+    pos = find(anchor, start + off)
+    while pos >= 0:
+        if startswith(needles, pos - off):
+            return pos - off
+        budget -= 1
+        if budget < 0:
+            found = [p for n in needles if (p := data.find(n, pos - off)) >= 0]
+            return min(found) if found else -1
+        pos = find(anchor, pos + 1)
+    return -1
+
+
 def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
     """Whether ``pos`` lies in one of ``spans`` (sorted by start, not overlapping)."""
     i = bisect_right(spans, (pos, float("inf"))) - 1
@@ -149,6 +201,7 @@ class Detector:
             (needle, shift) for shift, needles in sorted(by_shift.items()) for needle in _cover(needles, 3)]
         self.keywords: tuple[bytes, ...] = tuple(self._plain) + tuple(n for n, _ in self._b64)
         """Every needle ``might_contain`` looks for: plain stems, then base64 forms."""
+        self._searches: list[tuple[bytes, tuple[tuple[int, tuple[bytes, ...]], ...]]] = _searches(self.keywords)
 
         prefixed = sorted((r for r in self.rules if r.prefix), key=lambda r: -len(r.prefix))
         self._by_prefix: list[tuple[bytes, Rule]] = []
@@ -176,10 +229,29 @@ class Detector:
         head = data[:4]
         if head == decoders.ZIP_MAGIC or head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             return True
-        for needle in self.keywords:
-            if needle in data:
+        for search in self._searches:
+            if _find(data, search, 0) >= 0:
                 return True
         return b"\0" in data[:1024] and decoders.utf16_order(data[:1024]) is not None
+
+    def pieces_with_needles(self, data: bytes, ends: Sequence[int]) -> set[int]:
+        """Indexes of the pieces of ``data`` (piece ``i`` ends at ``ends[i]``, sorted) holding a needle.
+
+        One pass per search over ``data`` in all: after a hit the search resumes at the
+        end of its piece. Exact for text; zip archives and UTF-16 text must be
+        recognised by the caller (their first bytes), as in ``might_contain``.
+        """
+        marked: set[int] = set()
+        n = len(ends)
+        for search in self._searches:
+            pos = _find(data, search, 0)
+            while pos >= 0:
+                i = bisect_right(ends, pos)
+                if i >= n:
+                    break
+                marked.add(i)
+                pos = _find(data, search, ends[i])
+        return marked
 
     def scan(self, data: bytes) -> list[Hit]:
         """All hits in ``data``, suppressed ones included (``Hit.suppressed`` says why)."""

@@ -449,30 +449,26 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
             if len(data) != total:
                 raise GitError("git cat-file: output ended early (object store changed during the scan?)")
             first = _header(*entries[i])
-            if not data.startswith(first):
+            if not data.startswith(first) or data[-1:] != b"\n":
                 raise GitError(f"git cat-file: unexpected output for {entries[i][0][:12]}")
-            # The window test is exact for text; zip archives and UTF-16 text are recognised
-            # by their first bytes, so objects that may be such get their own test.
-            whole = detector.might_contain(data)
-            if whole or _maybe_encoded(data, starts):
-                pos = 0
-                for k in range(i, j):
-                    oid, kind, size = entries[k]
-                    head = _header(oid, kind, size)
-                    if data[pos:pos + len(head)] != head:
-                        raise GitError(f"git cat-file: unexpected output for {oid[:12]}")
-                    start = pos + len(head)
-                    pos = start + size + 1
-                    if not whole and not _encoded_head(data[start:start + min(size, 1024)]):
-                        continue
-                    body = data[start:start + size]
-                    if not detector.might_contain(body):
-                        continue
-                    hits = _scan_one(kind, body, detector)
-                    if hits is None:
-                        skipped += 1
-                    elif hits:
-                        report(("hit", oid, kind, hits))
+            # Each needle makes one pass over the window and marks the objects it is in.
+            # That test is exact for text; zip archives and UTF-16 text are recognised by
+            # their first bytes, so objects that may be such are marked too.
+            ends = [s + e[2] for s, e in zip(starts, entries[i:j])]
+            marked = detector.pieces_with_needles(data, ends)
+            if _maybe_encoded(data, starts):
+                marked.update(k for k, s in enumerate(starts)
+                              if _encoded_head(data[s:s + min(entries[i + k][2], 1024)]))
+            for k in sorted(marked):
+                oid, kind, size = entries[i + k]
+                start = starts[k]
+                if data[start - len(oid) - len(kind) - len(str(size)) - 3:start] != _header(oid, kind, size):
+                    raise GitError(f"git cat-file: unexpected output for {oid[:12]}")
+                hits = _scan_one(kind, data[start:start + size], detector)
+                if hits is None:
+                    skipped += 1
+                elif hits:
+                    report(("hit", oid, kind, hits))
             scanned += total
             report(("progress", j - i))
             i = j
