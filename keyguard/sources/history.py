@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from keyguard.detect.detector import Detector
     from keyguard.model import Hit
 
-WINDOW = 4 << 20
+WINDOW = 256 << 10
 """Bytes of whole objects read and prefiltered at once."""
 CHUNK_THRESHOLD = 64 << 20
 """Blobs larger than this are scanned in pieces (``Detector.scan_chunks``)."""
