@@ -138,12 +138,9 @@ class HistorySource(Source):
     def _all_objects(self) -> list[Entry]:
         out = gitcmd.output(["cat-file", "--batch-all-objects", "--unordered",
                              "--batch-check=%(objectname) %(objecttype) %(objectsize)"], self.root)
-        entries = []
-        for line in out.splitlines():
-            oid, kind, size = line.split(b" ")
-            if kind in _SCANNED_TYPES:
-                entries.append((oid.decode(), kind.decode(), int(size)))
-        return entries
+        toks = out.split()  # one C call; per-line splitting cost 0.3 s on 280k objects
+        return [(oid.decode(), kind.decode(), int(size))
+                for oid, kind, size in zip(toks[0::3], toks[1::3], toks[2::3]) if kind in _SCANNED_TYPES]
 
     def _sizes(self, oids: list[str]) -> list[Entry]:
         if not oids:
