@@ -1,9 +1,16 @@
 """The hot loop: bytes in, ``Hit``s out. No I/O, no printing, no formatting.
 
 ``Detector`` compiles its rules once and derives a handful of literal needles from the
-rules' keywords (``flux``, ``flx``, ``eyJ`` and the base64 forms of the key stems).
-A text holding none of them costs only those ``in`` tests (``might_contain``). Where
-a needle is present, the rules whose keywords appear run their regexes, and then:
+rules' keywords (``flux``, ``flx``, ``eyJ`` and the base64 forms of the key stems at
+the three byte alignments: ``Zmx``, ``ZsdX``, ``Zse``, ``mbH``). A text holding none of
+them costs only the needle searches (``might_contain``), and those are cheaper than
+one ``in`` per needle (7 passes, 0.21 GB/s on code): needles with a rare byte
+(``J``, ``Z``, ``H``) are found by ``memchr`` on that byte plus one ``startswith``
+(5-10 GB/s), and needles sharing a 2-byte prefix share its search (``fl``: 0.9 GB/s),
+0.79 GB/s in all on sqlalchemy's history, 0.54 on flask's (``_searches``, ``_find``).
+A probe met too often (base64 or minified blobs) falls back to one ``find`` per
+needle, so the worst case is the plain search. Where a needle is present, the rules
+whose keywords appear run their regexes, and then:
 
 - overlapping matches keep the most specific rule (``flx_api_`` over ``flx_``);
 - a prefix followed by a non-key (``flx_api_...``, ``flux_dev_****``, ``${X}``) becomes a
