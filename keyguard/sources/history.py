@@ -152,9 +152,11 @@ class HistorySource(Source):
     def _all_objects(self) -> list[Entry]:
         out = gitcmd.output(["cat-file", "--batch-all-objects", "--unordered",
                              "--batch-check=%(objectname) %(objecttype) %(objectsize)"], self.root)
-        toks = out.split()  # one C call; per-line splitting cost 0.3 s on 280k objects
-        return [(oid.decode(), kind.decode(), int(size))
-                for oid, kind, size in zip(toks[0::3], toks[1::3], toks[2::3]) if kind in _SCANNED_TYPES]
+        toks = iter(out.split())  # one C call; per-line splitting cost 0.3 s on 280k objects
+        del out
+        kinds = {k: k.decode() for k in _SCANNED_TYPES}
+        return [(oid.decode(), kinds[kind], int(size)) for oid, kind, size in zip(toks, toks, toks)
+                if kind in kinds]
 
     def _sizes(self, oids: list[str]) -> list[Entry]:
         if not oids:
