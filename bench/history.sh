@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # History-scan benchmark: keyguard's history source against the git floor.
 #
-#   bench/history.sh [REPO]      (RUNS=3 by default; PYTHON=.venv/bin/python)
+#   bench/history.sh [REPO]      (RUNS=3 by default; PYTHON=.venv/bin/python;
+#                                 NEEDLES=1 adds per-needle hit rates and prefilter speed)
 #
 # Without REPO a repository of 20k commits with planted keys is generated
 # (bench/gen_repo.py). Compared, median of RUNS runs each (hyperfine):
@@ -50,3 +51,6 @@ kg = med["keyguard"]
 print(f"ratio keyguard / floor-unordered = {kg / med['floor-unordered']:.2f}x   (target <= 1.5x)")
 print(f"ratio keyguard / floor-ordered   = {kg / med['floor-ordered']:.2f}x")
 PYEOF
+if [ "${NEEDLES:-0}" = 1 ]; then
+  PYTHONPATH=$ROOT "$PY" "$HERE/run_history.py" "$REPO" --needles
+fi
