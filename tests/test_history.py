@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from conftest import GIT_ENV, Repo
+from conftest import Repo
 from keys import api_key, platform_key
-from test_source_support import make_detector, secrets
+from test_source_support import secrets
 
 from keyguard.sources.history import HistorySource
 
+pytestmark = pytest.mark.usefixtures("git_identity")
 
-@pytest.fixture(scope="module")
-def detector():
-    return make_detector()
-
-
-@pytest.fixture(autouse=True)
-def _git_identity(monkeypatch, repo):
-    for k in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(k)
-    for k, v in GIT_ENV.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("HOME", str(repo.path.parent / "home"))
 
 
 def history(repo: Repo, detector, **kw):
