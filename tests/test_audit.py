@@ -164,3 +164,19 @@ def test_audit_revoke_fires_once(fluxloop_server, keyguard, repo: Repo, tmp_path
     assert len(fluxloop_server.calls("revoke")) == 1  # second audit: status revoked, no second call
     _, report, _ = outputs(repo)
     assert {f["verification"]["status"] for f in report["findings"]} == {"revoked"}
+
+
+def test_healthy_tenant_still_gets_an_empty_hygiene_run(fluxloop_server, keyguard, repo: Repo, tmp_path: Path):
+    """GitHub closes alerts only for categories that are uploaded again: an empty run must be there."""
+    op = fluxloop_server.operator(expires_in_days=60, last_used_days_ago=1, created_days_ago=5)
+    repo.write("a.txt", "nothing\n")
+    repo.commit("a")
+    env = fluxloop_server.env(tmp_path, FLUXLOOP_API_KEY=op.secret)
+    code, _, err = audit(keyguard, repo, env, "--no-verify")
+    sarif, report, _ = outputs(repo)
+    assert report["hygiene"] == [], report["hygiene"]
+    categories = [run["automationDetails"]["id"] for run in sarif["runs"]]
+    assert categories == ["keyguard/audit/", "keyguard/hygiene/"]
+    assert sarif["runs"][1]["results"] == []
+    jsonschema.Draft7Validator(SCHEMA).validate(sarif)
+    assert code == 0, err
