@@ -12,27 +12,17 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import GIT_ENV
 from keys import api_key, jwt_key, platform_key
-from test_source_support import make_detector, secrets
+from test_source_support import secrets
 
 import keyguard.sources.history as history_module
 from keyguard.detect import detector as detector_module
 from keyguard.sources.history import HistorySource
 
 
-@pytest.fixture(scope="module")
-def detector():
-    return make_detector()
 
 
-@pytest.fixture(autouse=True)
-def _git_identity(monkeypatch, repo):
-    for k in [k for k in os.environ if k.startswith("GIT_")]:
-        monkeypatch.delenv(k)
-    for k, v in GIT_ENV.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("HOME", str(repo.path.parent / "home"))
+pytestmark = pytest.mark.usefixtures("git_identity")
 
 
 FILLERS = [

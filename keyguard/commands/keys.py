@@ -25,31 +25,14 @@ THRESHOLDS = (("unused_days", "--unused-days", "unused: last use older than N da
               ("rotation_days", "--rotation-days", "rotation-overdue: created over N days ago (default 90)"))
 
 
-def _days(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("expected 0 or more days")
-    return value
+def _bounded(*args):
+    from keyguard.fluxloop.options import bounded
+    return bounded(*args)
 
 
-def _usage_days(text: str) -> int:
-    value = _days(text)
-    if not 1 <= value <= 365:
-        raise argparse.ArgumentTypeError("expected 1 to 365 days")
-    return value
-
-
-def _page_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 1 <= value <= 500:
-        raise argparse.ArgumentTypeError("expected 1 to 500")
-    return value
+_days = _bounded(int, 0, 36500, "a whole number of days")
+_usage_days = _bounded(int, 1, 365, "a whole number of days")
+_page_size = _bounded(int, 1, 500, "a page size")
 
 
 def register(p: argparse.ArgumentParser) -> None:

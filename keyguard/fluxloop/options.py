@@ -12,24 +12,22 @@ from __future__ import annotations
 import argparse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 < value <= 600:
-        raise argparse.ArgumentTypeError("expected seconds between 0 and 600")
-    return value
+def bounded(cast, low, high, unit: str, *, low_open: bool = False):
+    """An argparse type: ``cast(text)`` within ``[low, high]`` (``(low, high]`` if ``low_open``)."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {unit}, got {text!r}") from None
+        if value < low or value > high or (low_open and value == low):
+            raise argparse.ArgumentTypeError(f"expected {unit} from {low}{' (exclusive)' if low_open else ''} "
+                                             f"to {high}")
+        return value
+    return parse
 
 
-def _attempts(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= value <= 20:
-        raise argparse.ArgumentTypeError("expected 1 to 20 attempts")
-    return value
+_positive_float = bounded(float, 0, 600, "seconds", low_open=True)
+_attempts = bounded(int, 1, 20, "a whole number of attempts")
 
 
 def add_api_options(parser) -> None:
