@@ -25,8 +25,8 @@ os.environ["XDG_CACHE_HOME"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, True)
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-"""The ground truth beside the project's root (schemas, seeds, API contract)."""
+SARIF_SCHEMA = Path(__file__).resolve().parent / "schemas" / "sarif-schema-2.1.0.json"
+"""The OASIS SARIF 2.1.0 JSON schema, carried in the repository (origin: tests/schemas/README.md)."""
 
 # Tests must not see the developer's git config or identity.
 GIT_ENV = {

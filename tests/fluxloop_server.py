@@ -1,6 +1,6 @@
 """The project's own FluxLoop API: a real HTTP server on 127.0.0.1 that follows the contract.
 
-/work/shared/fluxloop-api.md to the letter: ``GET /api/v1/auth/status``,
+docs/fluxloop-api.md (keyguard's account of the API it speaks) to the letter: ``GET /api/v1/auth/status``,
 ``GET /api/v1/tenant/{t}/api-keys/list`` (manage_keys; ``X-Next-Cursor`` pages,
 ``?limit`` default 100 max 500), ``POST .../api-keys/{id}/revoke`` (manage_keys
 or the key itself; idempotent with ``already_revoked: true``), ``GET

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import jsonschema
 
-from conftest import SHARED, Repo
+from conftest import SARIF_SCHEMA, Repo
 from keys import platform_key
 
-SCHEMA = json.loads((SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text())
+SCHEMA = json.loads(SARIF_SCHEMA.read_text())
 
 
 def out_dir(repo: Repo) -> Path:

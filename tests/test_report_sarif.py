@@ -8,7 +8,7 @@ import time
 import jsonschema
 import pytest
 
-from conftest import SHARED
+from conftest import SARIF_SCHEMA
 
 import keys
 from keyguard.model import Provenance, ScanReport, Severity
@@ -18,7 +18,7 @@ from keyguard.report.interface import ReportOptions
 from keyguard.report.linehash import line_hashes
 from test_report_samples import COMMIT, finding, render, rich_report
 
-SCHEMA = json.loads((SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text())
+SCHEMA = json.loads(SARIF_SCHEMA.read_text())
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
 
 

@@ -1,7 +1,7 @@
 """API bodies turned into frozen values: ``KeyRecord``, ``Identity`` (auth/status), ``KeyUsage``.
 
 The only place that knows the JSON field names of the FluxLoop API
-(/work/shared/fluxloop-api.md). A body that does not have the documented shape
+(docs/fluxloop-api.md). A body that does not have the documented shape
 is an ``ApiError`` saying which field is wrong, never a ``KeyError``.
 """
 
