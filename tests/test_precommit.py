@@ -7,12 +7,14 @@ non-editable pip install in its own venv, as users get it), once per session.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import GIT_ENV, ROOT, Repo
 from keys import platform_key
@@ -160,3 +162,62 @@ def test_push_with_key_in_history_is_refused(hooked: Repo, tmp_path: Path):
     remote_log = subprocess.run(["git", "--git-dir", str(remote), "log", "--oneline", "main"],
                                 capture_output=True, text=True).stdout
     assert "oops" not in remote_log
+
+
+def _readme_hook_snippet() -> str:
+    """The README's fenced YAML block that starts with ``# .pre-commit-config.yaml``, as printed."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```yaml\n(.*?)^```", readme, re.S | re.M)
+    found = [b for b in blocks if b.startswith("# .pre-commit-config.yaml")]
+    assert len(found) == 1, "README.md must hold exactly one .pre-commit-config.yaml snippet"
+    return found[0]
+
+
+def test_readme_hook_snippet_works_as_printed(repo: Repo, hook_repo, pc_home):
+    """The README's snippet and install command, run through the real pre-commit in a new repository.
+
+    The one substitution: the snippet's repository URL is a placeholder for where
+    keyguard is hosted, so it is replaced by a local git snapshot of this checkout
+    (``hook_repo``: its default branch is ``main``, as the project's). ``rev`` and
+    the hook ids stay exactly as printed.
+    """
+    snippet = _readme_hook_snippet()
+    url = yaml.safe_load(snippet)["repos"][0]["repo"]
+    path, sha = hook_repo
+    config = snippet.replace(url, path, 1) if "://" in url else snippet
+    assert config.replace(path, url, 1) == snippet  # only the URL changed
+    repo.write(".pre-commit-config.yaml", config)
+    repo.write("README.md", "# demo\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--no-verify", "-m", "init")
+    repo.env = _env(repo.path.parent / "home", pc_home)
+
+    install = re.search(r"`(pre-commit install[^`]*)`", (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert install, "README.md must say how to install the hooks"
+    argv = install.group(1).split()
+    r = subprocess.run([*PRE_COMMIT, *argv[1:]], cwd=repo.path, env=repo.env, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (repo.path / ".git" / "hooks" / "pre-commit").is_file()
+    assert (repo.path / ".git" / "hooks" / "pre-push").is_file()
+
+    key = platform_key("flux_prod_")
+    repo.write(".env", f"FLUXLOOP_API_KEY={key}\n")
+    repo.git("add", ".env")
+    r = _git(repo, "commit", "-m", "add env")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert "keyguard" in out and ".env" in out and key not in out
+    assert _git(repo, "log", "--oneline").stdout.count("\n") == 1  # nothing was committed
+
+    repo.write(".env", "FLUXLOOP_API_KEY=${FLUXLOOP_API_KEY}\n")
+    repo.git("add", ".env")
+    r = _git(repo, "commit", "-m", "env from the environment")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Passed" in r.stdout + r.stderr
+
+    # what the README says autoupdate does: the branch becomes the newest commit's id
+    r = subprocess.run([*PRE_COMMIT, "autoupdate"], cwd=repo.path, env=repo.env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert yaml.safe_load((repo.path / ".pre-commit-config.yaml").read_text())["repos"][0]["rev"] == sha
