@@ -128,14 +128,14 @@ remediation = "Rotate it."
 examples = ["ACME-9f3a07c2e1d4b865"]
 negatives = ["ACME-"]
 ''')
-    code, _, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene", "--rules", str(rules))
-    assert "rules changed" in err
+    code, out, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene", "--rules", str(rules))
+    assert "rules changed" in out  # warnings are part of the text report on stdout
     assert code == 1, err  # the new rule saw the blob the cache called clean
 
     cache = repo.path / ".git" / "keyguard" / "objects.kgc"
     cache.write_bytes(cache.read_bytes()[:-7])  # truncated
-    code, _, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene", "--rules", str(rules))
-    assert code == 1 and "audit cache" in err and "ignored" in err and "Traceback" not in err
+    code, out, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene", "--rules", str(rules))
+    assert code == 1 and "audit cache" in out and "ignored" in out and "Traceback" not in out + err
 
     other = tmp_path / "other"
     other.mkdir()
@@ -144,8 +144,8 @@ negatives = ["ACME-"]
     o.write("x", "y\n")
     o.git("add", "-A")
     o.git("-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "-m", "x")
-    code, _, err = audit(keyguard, o, env, "--no-verify", "--no-hygiene", "--cache", str(repo.path / ".git" / "keyguard"))
-    assert "another repository" in err and code == 0
+    code, out, err = audit(keyguard, o, env, "--no-verify", "--no-hygiene", "--cache", str(repo.path / ".git" / "keyguard"))
+    assert "another repository" in out and code == 0
 
 
 def test_audit_revoke_fires_once(fluxloop_server, keyguard, repo: Repo, tmp_path: Path):
@@ -180,3 +180,43 @@ def test_healthy_tenant_still_gets_an_empty_hygiene_run(fluxloop_server, keyguar
     assert sarif["runs"][1]["results"] == []
     jsonschema.Draft7Validator(SCHEMA).validate(sarif)
     assert code == 0, err
+
+
+def test_local_audit_prints_findings_and_its_reports_stay_out_of_later_scans(keyguard, repo: Repo,
+                                                                              tmp_path: Path):
+    env = {"HOME": str(tmp_path)}
+    key = platform_key("flux_ci_")
+    repo.write("ci.env", f"TOKEN={key}\n")
+    repo.commit("ci")
+    repo.write("ci.env", "TOKEN=${TOKEN}\n")
+    repo.commit("from the environment")
+
+    # default outputs: the findings on stdout, the files in the self-ignoring folder
+    r = keyguard("audit", "--no-verify", "--no-hygiene", cwd=repo.path, env=env)
+    out, err = r.stdout.decode(), r.stderr.decode()
+    assert r.returncode == 1, err
+    assert "ci.env" in out and key[:12] in out and "How to fix" in out
+    folder = repo.path / "keyguard-audit"
+    assert sorted(p.name for p in folder.iterdir()) == [".gitignore", "audit.json", "audit.md", "audit.sarif"]
+    assert "keyguard-audit/audit.sarif" in err
+    assert repo.git("status", "--porcelain", "--untracked-files=all") == ""  # nothing to commit by mistake
+
+    # reports written into the work tree where git does see them: recognised by their content
+    keyguard("audit", "--no-verify", "--no-hygiene", "--sarif", "copy.sarif", "--json", "copy.json",
+             "--markdown", "copy.md", "--verbose", cwd=repo.path, env=env)
+    assert (repo.path / "copy.json").read_text().count(key[:12]) >= 1  # redacted keys are in there
+    # a file that merely holds the same text is still read: its redacted keys are counted
+    (repo.path / "notes.md").write_text("notes\n" + (repo.path / "copy.md").read_text())
+    r = keyguard("scan", "--format", "json", cwd=repo.path, env=env)
+    assert r.returncode == 0, r.stderr.decode()
+    suppressed_in = {s["path"] for s in json.loads(r.stdout)["suppressed"]}
+    assert "notes.md" in suppressed_in
+    assert not suppressed_in & {"copy.sarif", "copy.json", "copy.md"}
+    assert not any(p.startswith("keyguard-audit/") for p in suppressed_in)
+
+    # a real key pasted into a report file is reported all the same
+    with open(repo.path / "copy.md", "a", encoding="utf-8") as fh:
+        fh.write(f"\nTOKEN={platform_key('flux_prod_')}\n")
+    r = keyguard("scan", "--format", "json", cwd=repo.path, env=env)
+    assert r.returncode == 1
+    assert "copy.md" in {f["path"] for f in json.loads(r.stdout)["findings"]}

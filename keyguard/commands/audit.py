@@ -2,9 +2,11 @@
 
 Scans the full history (all refs, stashes), verifies the keys it finds,
 optionally revokes live ones (``--revoke``), runs the key-hygiene report when
-an operator credential is present, and writes one SARIF file (for GitHub code
-scanning), one JSON file and a Markdown summary (appended to
-``$GITHUB_STEP_SUMMARY`` when that variable is set).
+an operator credential is present, prints the findings as text on stdout (as
+``scan`` does), and writes one SARIF file (for GitHub code scanning), one JSON
+file and a Markdown summary (appended to ``$GITHUB_STEP_SUMMARY`` when that
+variable is set), by default in a self-ignoring ``keyguard-audit/`` folder
+(``keyguard.audit.outputs``).
 
 Incremental: ``keyguard.audit.cache`` remembers which objects were already
 scanned clean under which rules (default under ``.git/keyguard/``, or
@@ -27,13 +29,15 @@ def register(p: argparse.ArgumentParser) -> None:
     from keyguard.fluxloop.options import add_api_options
 
     p.add_argument("--repo", metavar="DIR", help="the repository (default: the current directory)")
-    out = p.add_argument_group("outputs")
-    out.add_argument("--sarif", metavar="FILE", default="keyguard-audit.sarif",
-                     help="SARIF file for code scanning (default: keyguard-audit.sarif)")
-    out.add_argument("--json", metavar="FILE", default="keyguard-audit.json",
-                     help="JSON report (default: keyguard-audit.json)")
-    out.add_argument("--markdown", metavar="FILE", default="keyguard-audit.md",
-                     help="Markdown summary (default: keyguard-audit.md; also appended to "
+    from keyguard.audit import outputs as default
+
+    out = p.add_argument_group("outputs (the findings are also printed as text on stdout)")
+    out.add_argument("--sarif", metavar="FILE", default=default.SARIF,
+                     help=f"SARIF file for code scanning (default: {default.SARIF})")
+    out.add_argument("--json", metavar="FILE", default=default.JSON,
+                     help=f"JSON report (default: {default.JSON})")
+    out.add_argument("--markdown", metavar="FILE", default=default.MARKDOWN,
+                     help=f"Markdown summary (default: {default.MARKDOWN}; also appended to "
                           "$GITHUB_STEP_SUMMARY when set)")
     cache = p.add_argument_group("cache")
     cache.add_argument("--cache", metavar="DIR", help="cache folder (default: .git/keyguard/)")
@@ -158,24 +162,25 @@ def _hygiene(args, config, report) -> None:
 
 
 def _write_outputs(report, args) -> None:
+    from keyguard.audit.outputs import prepare
     from keyguard.report.interface import ReportOptions, write_report
 
     options = ReportOptions(verbose=args.verbose, color=False if os.environ.get("NO_COLOR") else None)
     for fmt, path in (("sarif", args.sarif), ("json", args.json), ("markdown", args.markdown)):
         if path:
+            prepare(path)
             write_report(report, fmt, path, options)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary and args.markdown:
         with open(args.markdown, encoding="utf-8") as src, open(summary, "a", encoding="utf-8") as dst:
             dst.write(src.read())
             dst.write("\n")
+    write_report(report, "text", None, options)  # the findings, as scan shows them (warnings included)
     if not args.quiet:
         new = sum(1 for f in report.findings if f.is_new)
         live = sum(1 for f in report.findings if f.verification and f.verification.status == "live")
         print(f"keyguard audit: {len(report.findings)} findings ({new} new, {live} live), "
               f"{len(report.hygiene)} hygiene findings; {report.stats.get('blobs', 0)} blobs scanned, "
               f"{report.stats.get('cached', 0)} known clean from the cache", file=sys.stderr)
-        for w in report.warnings:
-            print(f"keyguard: warning: {w}", file=sys.stderr)
         written = [p for p in (args.sarif, args.json, args.markdown) if p]
         print(f"keyguard audit: wrote {', '.join(written)}", file=sys.stderr)
