@@ -197,9 +197,11 @@ def test_hygiene_results_name_the_key_with_a_logical_location():
     [location] = first["locations"]
     assert location["logicalLocations"] == [
         {"kind": "resource", "name": "key_x|y", "fullyQualifiedName": "acme/key_x|y"}]
-    # GitHub rejects results without a physical location: a synthetic, region-less one
+    # GitHub rejects results without a physical location, and its ingestion rules (SARIF2017)
+    # want a region in each: a synthetic one, line 1 of the key's anchor
     assert location["physicalLocation"] == {
-        "artifactLocation": {"uri": "fluxloop-keys/acme/key_x%7Cy", "uriBaseId": "%SRCROOT%"}}
+        "artifactLocation": {"uri": "fluxloop-keys/acme/key_x%7Cy", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 1}}
     assert first["properties"]["owner"] == "ops@example.com"
 
 
@@ -210,6 +212,7 @@ def test_every_result_has_an_artifact_uri_as_github_requires():
             for result in run["results"]:
                 assert result["locations"], name
                 assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], name
+                assert result["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1, name
 
 
 def test_warnings_become_tool_execution_notifications():

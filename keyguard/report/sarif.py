@@ -10,8 +10,11 @@ too) and carries partial fingerprints that survive moved lines:
 file: a logical location names the key (kind ``resource``, ``tenant/key-id``).
 GitHub rejects a whole upload when any result lacks a physical location
 (``locationFromSarifResult: expected artifact location``, github/codeql-action
-#1738 and #2459), so they also carry a synthetic, stable, region-less one:
-``fluxloop-keys/<tenant>/<key-id>`` (see ``HYGIENE_ANCHOR``).
+#1738 and #2459), so they also carry a synthetic, stable one:
+``fluxloop-keys/<tenant>/<key-id>`` (see ``HYGIENE_ANCHOR``), line 1. Every
+physical location has a region, as GitHub's ingestion rules want (Microsoft's
+SARIF Multitool, ``validate --rule-kind "Gh;Sarif"``, rule SARIF2017;
+``bench/sarif_check.sh`` runs it on every SARIF keyguard writes).
 
 The secret never appears here, not even with ``show_secrets``: SARIF files are
 uploaded and shown to everyone who can read the repository's alerts.
@@ -292,6 +295,8 @@ def _leak_result(f: Finding, index: dict[str, int], guard: SecretGuard,
         location["region"] = region
         if snippet:
             location["contextRegion"] = {"startLine": f.line, "snippet": {"text": snippet}}
+    else:  # no line known (a name, a message): GitHub's rules (SARIF2017) still want a region
+        location["region"] = {"startLine": 1}
     props: dict[str, Any] = {"fingerprint": f.fingerprint, "severity": f.severity.value,
                              "source": f.source, "redacted": f.redacted}
     if f.encoding:
@@ -341,8 +346,10 @@ def _hygiene_result(h: HygieneFinding, index: dict[str, int], tenant: str) -> di
         "level": h.severity.sarif_level,
         "message": {"text": f"{h.message} (key {label})" if h.message else f"{h.check}: key {label}"},
         "locations": [{
+            # a region, though no such file exists: GitHub's ingestion rules (SARIF2017) want one
             "physicalLocation": {"artifactLocation": {"uri": _anchor_uri(tenant, k.id),
-                                                      "uriBaseId": SRCROOT}},
+                                                      "uriBaseId": SRCROOT},
+                                 "region": {"startLine": 1}},
             "logicalLocations": [{
                 "kind": "resource", "name": k.id,
                 "fullyQualifiedName": f"{tenant}/{k.id}" if tenant else k.id}]}],
