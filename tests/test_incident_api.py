@@ -234,3 +234,35 @@ def test_terminal_answer_no_keeps_key(leaked, fluxloop_server, tmp_path):
     assert code == 1
     assert not k.revoked and fluxloop_server.calls("revoke") == []
     assert b"not confirmed" in seen
+
+
+def test_incident_markdown_draws_its_timeline_and_calls_per_day_as_mermaid(repo, fluxloop_server, keyguard,
+                                                                          tmp_path):
+    from datetime import date, timedelta
+
+    from mermaid_check import blocks, parse
+
+    today = date.today()
+    by_day = {(today - timedelta(days=d)).isoformat(): n for d, n in ((0, 245), (1, 12), (5, 3))}
+    by_day["next tuesday: 7"] = 1000  # not a day: never drawn
+    k = fluxloop_server.add_key(prefix="flux_prod_", name="Prod", usage=dict(
+        USAGE, by_day=by_day, last_ip="2001:db8::7", last_location='Paris: "FR" ; %% ]] end'))
+    repo.write("ci/config.yml", f"env:\n  FLUXLOOP_API_KEY: {k.secret}\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--author", 'Eve: "x" ; #evil %% ]] <eve@example.com>', "-m", "ci config")
+    r, doc, out = _run(keyguard, fluxloop_server, repo, tmp_path, k.secret, "--yes")
+    assert r.returncode == 0, r.stderr
+    md = (out / "incident.md").read_text()
+    parsed = dict(parse(b) for b in blocks(md))
+    assert set(parsed) == {"timeline", "xychart-beta"}
+    events = [e for _, evs in parsed["timeline"]["periods"] for e in evs]
+    assert any(e.startswith("first committed") and "Eve" in e for e in events)
+    assert any(e.startswith("first API use") for e in events)
+    assert any(e.startswith("last API use") and "2001꞉db8꞉꞉7" in e for e in events)
+    assert "revoked" in events and "in main" in events
+    chart = parsed["xychart-beta"]
+    assert len(chart["bar"]) == 30 and sum(chart["bar"]) == 245 + 12 + 3 and chart["bar"][-1] == 245
+    assert chart["x"][-1] == today.strftime("%m-%d")
+    # the terminal gets the same days as one compact row of bars
+    line = next(x for x in r.stdout.decode().splitlines() if "calls per day" in x)
+    assert line.strip().endswith("(max 245)") and "█" in line

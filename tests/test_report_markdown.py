@@ -122,3 +122,19 @@ def test_clean_scan():
     text = render(markdown, ScanReport(kind="staged"))
     assert text.splitlines()[0] == "## keyguard staged: 0 findings"
     assert "|" not in text
+
+
+def test_audit_summary_counts_findings_by_severity_and_status():
+    report, _ = rich_report("audit")
+    text, html = parsed(report)
+    overview = html.tables[0]
+    assert text.index("### Findings by severity and status") < text.index("### Findings\n")
+    header, rows = overview[0], overview[1:]
+    assert header[0] == "Severity" and header[-1] == "Total"
+    assert [row[0] for row in rows] == ["critical", "high"]
+    cells = {(row[0], status): n for row in rows for status, n in zip(header[1:-1], row[1:-1]) if n}
+    assert cells == {("critical", "live, revoked"): "1", ("high", "expired"): "1", ("high", "not verified"): "2"}
+    assert sum(int(row[-1]) for row in rows) == len(report.findings)
+    # other kinds of report keep the findings table first
+    text, html = parsed(rich_report("history")[0])
+    assert "by severity and status" not in text

@@ -17,6 +17,7 @@ from keyguard.atomic import write_atomic
 from keyguard.incident.facts import KIND_TITLES, Identification, Incident, Location, Occurrence, Timeline
 from keyguard.incident.purge import WARNINGS
 from keyguard.model import Revocation
+from keyguard.report import charts
 
 FORMAT_VERSION = 1
 LOCAL_ONLY_KINDS = ("stash", "reflog", "unreachable", "loose-blob")
@@ -180,6 +181,10 @@ def _where(o: Occurrence) -> str:
     return "on disk" if o.kind == "worktree" else ""
 
 
+def _with_blank(block: list[str]) -> list[str]:
+    return block + [""] if block else []
+
+
 def to_markdown(inc: Incident) -> str:
     """The Markdown report."""
     v = inc.identification.verification
@@ -200,6 +205,7 @@ def to_markdown(inc: Incident) -> str:
     out.append(f"| revoked | {_cell(tl.revoked_at or 'not revoked')} | "
                f"{_cell(inc.revocation.via if inc.revocation else '')} |")
     out.append("")
+    out += _with_blank(charts.incident_timeline(tl, inc.location.occurrences, u))
 
     occ = inc.location.occurrences
     out += [f"## Where it is ({len(occ)} place{'s' if len(occ) != 1 else ''})", ""]
@@ -237,6 +243,7 @@ def to_markdown(inc: Incident) -> str:
         out += [f"- Requests: **{u.total_requests}** in {u.days} days",
                 f"- Last used: {fmt_epoch(u.last_used)} from {_cell(u.last_ip or '?')} "
                 f"({_cell(u.last_location or '?')}), user agent {_cell(u.last_user_agent or '?')}", ""]
+        out += _with_blank(charts.calls_per_day(u))
         for title, rows in (("operation", u.by_operation), ("project", u.by_project), ("day", u.by_day)):
             if rows:
                 out += [f"| {title} | requests |", "|---|---|"]
@@ -304,6 +311,8 @@ def to_text(inc: Incident, verbose: bool = False) -> str:
     u = inc.identification.usage
     lines.append(f"  blast radius: {u.total_requests} requests in {u.days} days" if u is not None
                  else f"  blast radius: unknown ({inc.identification.usage_error})")
+    if charts.calls_per_day_line(u):
+        lines.append(f"    {charts.calls_per_day_line(u)}")
     if inc.output_dir:
         lines.append(f"  report: {Path(inc.output_dir) / 'incident.md'} (and incident.json)")
     if inc.replacements_file:

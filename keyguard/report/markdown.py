@@ -1,6 +1,7 @@
 """The Markdown report: a CI summary in the style of a GitHub step summary.
 
-A headline with counts by severity, a table of findings (location, rule,
+A headline with counts by severity, for an audit a small table of findings
+by severity and status, a table of findings (location, rule,
 severity, redacted key, commit, status), the hygiene table and the fix. Every
 cell is escaped (pipes, backticks, HTML and emphasis characters), so a file
 name cannot break the table or inject markup. Tables stop at ``MAX_ROWS`` rows
@@ -40,6 +41,8 @@ def render(report: ScanReport, options: ReportOptions = ReportOptions()) -> str:
     if report.kind != "hygiene" or report.findings:
         out.append(escape(tally_phrase(report)) + ".")
         out.append("")
+    if report.findings and report.kind == "audit":
+        out += _by_severity_and_status(report)
     if report.findings:
         out += _findings(report)
     if report.hygiene:
@@ -108,6 +111,20 @@ def _findings(report: ScanReport) -> list[str]:
                      commit, status])
     return ["### Findings", ""] + _table(
         ["Location", "Rule", "Severity", "Key", "Commit", "Status"], rows)
+
+
+def _by_severity_and_status(report: ScanReport) -> list[str]:
+    """The audit's overview: how many findings of each severity are in each status."""
+    counts: dict[tuple[str, str], int] = {}
+    for f in report.findings:
+        key = (f.severity.value, status_phrase(f))
+        counts[key] = counts.get(key, 0) + 1
+    severities = [s.value for s in sorted({f.severity for f in report.findings}, key=lambda s: -s.rank)]
+    statuses = sorted({st for _, st in counts})
+    rows = [[escape(sev)] + [str(counts.get((sev, st), "")) for st in statuses]
+            + [str(sum(n for (s, _), n in counts.items() if s == sev))] for sev in severities]
+    return ["### Findings by severity and status", ""] + _table(
+        ["Severity"] + [escape(st) for st in statuses] + ["Total"], rows)
 
 
 def _hygiene(report: ScanReport) -> list[str]:
