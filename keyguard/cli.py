@@ -97,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
         module = importlib.import_module(args._module)
-        return int(module.run(args) or 0)
+        try:
+            return int(module.run(args) or 0)
+        finally:  # before any message below: a bar left drawn would swallow its line (Ctrl-C)
+            bars = sys.modules.get("keyguard.progress")  # never imported just for this
+            if bars is not None:
+                bars.close_all()
     except KeyguardError as exc:
         if debug:
             raise

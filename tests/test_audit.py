@@ -38,7 +38,7 @@ def outputs(repo: Repo) -> tuple[dict, dict, str]:
 
 
 def blobs_scanned(err: str) -> int:
-    return int(re.search(r"(\d+) blobs scanned", err).group(1))
+    return int(re.search(r"\((\d+) blobs scanned\)", err).group(1))
 
 
 def test_audit_end_to_end_against_the_test_server(fluxloop_server, keyguard, repo: Repo, tmp_path: Path):

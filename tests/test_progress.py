@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
+import time
 import select
 import subprocess
 import sys
@@ -51,3 +54,64 @@ def test_progress_bar_on_a_terminal_only(repo: Repo, keyguard):
     assert b"scanning history" not in tty
     piped = keyguard("scan", "--history", cwd=repo.path)
     assert b"scanning history" not in piped.stderr and b"\x1b[" not in piped.stderr
+
+
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def test_bar_counts_objects_as_the_summary_does_and_labels_its_estimate(repo: Repo):
+    for i in range(6):
+        repo.write(f"f{i}.txt", f"v{i}\n")
+        repo.commit(f"c{i}")
+    code, _, tty = run_with_tty_stderr(["scan", "--history"], repo.path)
+    assert code == 0
+    plain = ANSI.sub(b"", tty).decode()
+    drawn = re.findall(r"(\d+)/(\d+) objects, eta", plain)
+    assert drawn, plain
+    summary = re.search(r"no FluxLoop keys found \((\d+) objects", plain)
+    assert summary, plain
+    assert int(drawn[-1][1]) == int(summary.group(1))  # the same unit, the same total
+    assert int(summary.group(1)) == 12  # 6 blobs and 6 commits (their messages); trees are not read
+
+
+def test_ctrl_c_ends_the_bars_line_and_shows_the_cursor_again(repo: Repo):
+    # a history slow enough to interrupt: 1,500 blobs full of placeholder candidates
+    doc = "FLUXLOOP_API_KEY=flux_dev_abc123def456ghi789jkl012mno34\n" * 800
+    stream = [b"commit refs/heads/main\n", b"committer T <t@example.com> 1700000000 +0000\n",
+              b"data 4\nbig\n"]
+    for i in range(1500):
+        data = f"# file {i}\n{doc}".encode()
+        stream += [f"M 100644 inline f{i}.env\n".encode(), f"data {len(data)}\n".encode(), data, b"\n"]
+    repo.git("fast-import", "--quiet", input=b"".join(stream))
+    master, slave = os.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_ENV)
+    env.pop("NO_COLOR", None)
+    p = subprocess.Popen([sys.executable, "-m", "keyguard", "scan", "--history"], cwd=repo.path, env=env,
+                         stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    os.close(slave)
+    seen = b""
+    interrupted = False
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if not interrupted and b"objects, eta" in ANSI.sub(b"", seen):
+            os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+            interrupted = True
+    os.close(master)
+    code = p.wait(timeout=60)
+    assert interrupted, "the bar never showed"
+    assert code == 130, seen[-500:]
+    plain = ANSI.sub(b"", seen)
+    at = plain.rindex(b"keyguard: interrupted")
+    assert plain[at - 1:at] in (b"\n", b"\r"), plain[at - 200:at + 30]  # on a line of its own
+    assert seen.rfind(b"\x1b[?25h") > seen.rfind(b"\x1b[?25l")  # the cursor is visible again

@@ -180,7 +180,8 @@ def _write_outputs(report, args) -> None:
         new = sum(1 for f in report.findings if f.is_new)
         live = sum(1 for f in report.findings if f.verification and f.verification.status == "live")
         print(f"keyguard audit: {len(report.findings)} findings ({new} new, {live} live), "
-              f"{len(report.hygiene)} hygiene findings; {report.stats.get('blobs', 0)} blobs scanned, "
+              f"{len(report.hygiene)} hygiene findings; {report.stats.get('objects', 0)} objects "
+              f"({report.stats.get('blobs', 0)} blobs scanned), "
               f"{report.stats.get('cached', 0)} known clean from the cache", file=sys.stderr)
         written = [p for p in (args.sarif, args.json, args.markdown) if p]
         print(f"keyguard audit: wrote {', '.join(written)}", file=sys.stderr)

@@ -124,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _counts_line(report) -> str:
     parts = []
-    for n, label in ((report.stats.get("files"), "files"), (report.stats.get("blobs"), "blobs"),
+    for n, label in ((report.stats.get("files"), "files"), (report.stats.get("objects"), "objects"),
+                     (report.stats.get("blobs"), "blobs"),
                      (report.allowed, "allowed"), (report.baselined, "baselined"),
                      (len(report.suppressed), "placeholders ignored")):
         if n:

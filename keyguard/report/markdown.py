@@ -17,8 +17,8 @@ from typing import TextIO
 
 from keyguard.model import ScanReport
 from keyguard.report.interface import ReportOptions
-from keyguard.report.summary import (FIX_STEPS, HISTORY_FIX, SecretGuard, clean, counts_phrase,
-                                     epoch_date, ordered, ordered_hygiene, remediations,
+from keyguard.report.summary import (HISTORY_FIX, SecretGuard, clean, counts_phrase,
+                                     epoch_date, fix_advice, ordered, ordered_hygiene,
                                      short_commit, status_phrase, summary_line, tally_phrase)
 
 MAX_ROWS = 1000
@@ -140,13 +140,9 @@ def _hygiene(report: ScanReport) -> list[str]:
 
 def _fix(report: ScanReport) -> list[str]:
     out = ["### How to fix", ""]
-    n = 0
-    for rule_id, text in remediations(report.findings):
-        n += 1
-        out.append(f"{n}. {code(rule_id)}: {escape(text)}")
-    for step in FIX_STEPS:
-        n += 1
-        out.append(f"{n}. {escape(step)}")
+    for n, (rule_ids, text) in enumerate(fix_advice(report.findings), 1):
+        ids = ", ".join(code(r) for r in rule_ids.split(", ")) if rule_ids else ""
+        out.append(f"{n}. {ids}: {escape(text)}" if ids else f"{n}. {escape(text)}")
     if any(f.provenance for f in report.findings):
         out += ["", escape(HISTORY_FIX)]
     return out + [""]

@@ -181,13 +181,23 @@ def epoch_date(value: int | None) -> str:
         return str(value)
 
 
-def remediations(findings: Iterable[Finding]) -> list[tuple[str, str]]:
-    """Each rule's own remediation once: ``(rule_id, remediation)`` in rule-id order."""
-    seen: dict[str, str] = {}
+def fix_advice(findings: Iterable[Finding]) -> list[tuple[str, str]]:
+    """The fix, each piece of advice said once: ``(rule ids, advice)``, in order.
+
+    Each distinct remediation of the findings' rules, with the rule ids that
+    give it (``"a, b"``); the generic ``FIX_STEPS`` (rule ids ``""``) only when
+    some finding's rule has no remediation of its own, since the rules' own
+    advice already says to rotate the key and move it out of the code.
+    """
+    by_text: dict[str, set[str]] = {}
+    generic = False
     for f in findings:
-        if f.remediation and f.rule_id not in seen:
-            seen[f.rule_id] = f.remediation
-    return sorted(seen.items())
+        if f.remediation:
+            by_text.setdefault(f.remediation, set()).add(f.rule_id)
+        else:
+            generic = True
+    advice = sorted(((", ".join(sorted(ids)), text) for text, ids in by_text.items()))
+    return advice + ([("", step) for step in FIX_STEPS] if generic or not advice else [])
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")

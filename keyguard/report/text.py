@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from keyguard.model import Finding, ScanReport, Severity
 from keyguard.report.interface import ReportOptions
-from keyguard.report.summary import (FIX_STEPS, HISTORY_FIX, SecretGuard, by_file, clean,
-                                     epoch_date, ordered_hygiene, provenance_phrase, remediations,
+from keyguard.report.summary import (HISTORY_FIX, SecretGuard, by_file, clean,
+                                     epoch_date, fix_advice, ordered_hygiene, provenance_phrase,
                                      revocation_phrase, secret_shown, summary_line,
                                      verification_phrase)
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
     from rich.text import Text
 
+FACT_INDENT = 6
+"""Indent of the facts under a finding's headline (wrapped lines keep it)."""
 PLAIN_WIDTH = 1000
 """Width given to rich when not on a terminal: wide enough that nothing is wrapped."""
 
@@ -124,40 +126,54 @@ def _finding(console: "Console", f: Finding, guard: SecretGuard, options: Report
     head.append(f"  {clean(f.rule_id)}  ")
     head.append(clean(secret_shown(f, options.show_secrets)), style="bold")
     console.print(head)
-    indent = "      "
     about = f.description or f.rule_id
     if f.encoding:
         about += f" (found {f.encoding}-encoded)"
     if f.is_new:
         about += " (new)"
-    console.print(_t(indent + about))
+    lines = [_t(about)]
     if f.snippet:
         snippet = f.snippet if options.show_secrets else guard.finding(f, f.snippet)
-        console.print(_t(f"{indent}> {snippet.strip()}", style="dim"))
+        lines.append(_t(f"> {snippet.strip()}", style="dim"))
     if f.provenance:
-        console.print(_t(f"{indent}history: {provenance_phrase(f.provenance)}"))
+        lines.append(_t(f"history: {provenance_phrase(f.provenance)}"))
     if f.verification:
-        line = _t(f"{indent}verified: ")
+        line = _t("verified: ")
         line.append(clean(verification_phrase(f.verification)),
                     style=STATUS_STYLES.get(f.verification.status, ""))
-        console.print(line)
+        lines.append(line)
     if f.revocation:
-        console.print(_t(f"{indent}revocation: {revocation_phrase(f.revocation)}"))
+        lines.append(_t(f"revocation: {revocation_phrase(f.revocation)}"))
     for key, value in f.details:
-        console.print(_t(f"{indent}{key}: {guard.finding(f, value)}", style="dim"))
+        lines.append(_t(f"{key}: {guard.finding(f, value)}", style="dim"))
+    for line in lines:
+        _print_indented(console, line, FACT_INDENT)
+
+
+def _print_indented(console: "Console", text: "Text", indent: int, hanging: int = 0) -> None:
+    """``text`` indented by ``indent``; lines a terminal wraps keep it (plus ``hanging`` after the first)."""
+    from rich.padding import Padding
+
+    if not hanging:
+        console.print(Padding(text, (0, 0, 0, indent), expand=False))
+        return
+    from rich.table import Table
+
+    grid = Table.grid(padding=0)
+    grid.add_column(width=indent + hanging, no_wrap=True)
+    grid.add_column()
+    head = text.plain[:hanging]
+    grid.add_row(_t(" " * indent + head), text[hanging:])
+    console.print(grid)
 
 
 def _fix(console: "Console", report: ScanReport) -> None:
     console.print(_t("How to fix", style="bold"))
-    n = 0
-    for rule_id, text in remediations(report.findings):
-        n += 1
-        console.print(_t(f"  {n}. {rule_id}: {text}"))
-    for step in FIX_STEPS:
-        n += 1
-        console.print(_t(f"  {n}. {step}"))
+    for n, (rule_ids, text) in enumerate(fix_advice(report.findings), 1):
+        _print_indented(console, _t(f"{n}. {rule_ids}: {text}" if rule_ids else f"{n}. {text}"), 2,
+                        len(f"{n}. "))
     if any(f.provenance for f in report.findings):
-        console.print(_t(f"  {HISTORY_FIX}"))
+        _print_indented(console, _t(HISTORY_FIX), 2)
     console.print()
 
 

@@ -139,6 +139,7 @@ class HistorySource(Source):
             log = None
         self.stats["commits"] = sum(1 for e in entries if e[1] == "commit")
         self.stats["blobs"] = sum(1 for e in entries if e[1] == "blob")
+        self.stats["objects"] = len(entries)  # blobs, commits, tags: what the progress bar counts
         found = self._scan(entries, detector)
         if not found:
             return
