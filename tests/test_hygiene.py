@@ -330,3 +330,48 @@ def test_every_hygiene_check_has_its_own_sarif_rule_text():
     produced = {h.check for h in check_keys(records)}
     assert len(produced) >= 7, produced
     assert produced <= set(HYGIENE_CHECKS), sorted(produced - set(HYGIENE_CHECKS))
+
+
+def test_keys_into_a_pipe_are_plain_rows_one_key_per_line(fluxloop_server, keyguard, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from keyguard.report.text import HYGIENE_ROW
+
+    op, ks = seed_tenant(fluxloop_server)
+    env = fluxloop_server.env(tmp_path, FLUXLOOP_API_KEY=op.secret)
+    ks["star"].name = "god\tmode\nsecond line"  # a name cannot split a row or a field
+    r = keyguard("keys", cwd=tmp_path, env=env)
+    out = r.stdout.decode()
+    assert r.returncode == 1, r.stderr.decode()
+    rows = [line.split("\t") for line in out.splitlines()]
+    unhealthy = {k.id for name, k in ks.items() if name not in ("healthy", "revoked")}
+    assert [row[0] for row in rows] and {row[0] for row in rows} == unhealthy  # one line per key
+    assert len(rows) == len(unhealthy) and all(len(row) == len(HYGIENE_ROW) for row in rows)
+    star = next(row for row in rows if row[0] == ks["star"].id)
+    # the tab becomes a space; the newline is shown escaped, as the text report shows control characters
+    assert star[1:4] == ["high", "over-broad", "god mode\\x0asecond line"] and star[4] == ks["star"].key_hint
+    assert "\x1b" not in out and "+--" not in out and "Key hygiene" not in out
+    assert max(len(line) for line in out.splitlines()) < 230
+
+    # on a terminal, the same command draws the table
+    master, slave = os.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "keyguard", "keys"], cwd=tmp_path, stdout=slave,
+                         stderr=subprocess.PIPE, env={**os.environ, **env, "NO_COLOR": "1", "COLUMNS": "250"})
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    p.wait(timeout=60)
+    shown = seen.decode("utf-8", "replace")
+    assert "Key hygiene" in shown and ks["star"].id in shown and "\t" not in shown
+    for k in [op, *ks.values()]:
+        assert k.secret not in out + shown

@@ -101,11 +101,15 @@ def test_verbose_lists_suppressed_candidates_with_reasons():
     assert "docs/setup.md:12  flux_dev_abc1…mno3  documentation placeholder" in out
 
 
-def test_hygiene_findings_render_as_a_table():
+def test_hygiene_findings_render_as_a_table_on_a_terminal_and_rows_elsewhere(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
     report, _ = rich_report("hygiene")
     report.findings = []
-    out = render(text, report)
-    lines = out.splitlines()
+    rows = [line.split("\t") for line in render(text, report).splitlines()]
+    assert [(r[0], r[1], r[2]) for r in rows] == [("key_x|y", "high", "over-broad"),
+                                                  ("key_abc123", "medium", "never-expires")]
+    out = on_a_terminal(report, columns=250, color=False).replace("\r", "")
+    lines = [line.rstrip() for line in out.splitlines()]
     header = next(line for line in lines if "check" in line and "owner" in line)
     for column in ("severity", "key id", "name", "hint", "owner", "message"):
         assert column in header

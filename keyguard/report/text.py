@@ -4,7 +4,8 @@ Rendered with rich, imported inside ``write`` so other formats never load it.
 On a terminal it is coloured (unless ``NO_COLOR`` or ``options.color`` says
 otherwise) and tables fit the window. Anywhere else (pre-commit captures the
 output, CI logs, files) it is plain: no colour, ASCII table borders, no line
-wrapped at a guessed width and no trailing blanks.
+wrapped at a guessed width and no trailing blanks; the key hygiene report
+(``keyguard keys``) is then one tab-separated row per key (``HYGIENE_ROW``).
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ def _console(file: TextIO, tty: bool, options: ReportOptions) -> "Console":
 
 
 def _render(console: "Console", report: ScanReport, options: ReportOptions) -> None:
+    if report.kind == "hygiene" and not console.is_terminal and not report.findings:
+        _hygiene_rows(console, report)
+        return
     guard = SecretGuard(report, options.show_secrets)
     if report.findings:
         for path, findings in by_file(report.findings):
@@ -175,6 +179,31 @@ def _fix(console: "Console", report: ScanReport) -> None:
     if any(f.provenance for f in report.findings):
         _print_indented(console, _t(HISTORY_FIX), 2)
     console.print()
+
+
+HYGIENE_ROW = ("key id", "severity", "checks", "name", "hint", "owner", "expires", "messages")
+"""The tab-separated fields of ``keyguard keys`` written to a pipe or a file, one key per line."""
+
+
+def _hygiene_rows(console: "Console", report: ScanReport) -> None:
+    """``keyguard keys`` into a pipe or file: one tab-separated row per key, nothing else on stdout.
+
+    The fields are ``HYGIENE_ROW``: the worst severity of the key's checks, the
+    checks and messages joined (``,`` and ``; ``). Warnings go to stderr.
+    """
+    import sys
+
+    per_key: dict[str, list] = {}
+    for h in ordered_hygiene(report.hygiene):  # worst first, so a key's first check is its worst
+        per_key.setdefault(h.key.id, []).append(h)
+    for items in per_key.values():
+        k = items[0].key
+        fields = (k.id, items[0].severity.value, ",".join(h.check for h in items), k.name, k.key_hint,
+                  k.created_by, epoch_date(k.expires_at), "; ".join(h.message for h in items if h.message))
+        # straight to the file: rich would expand the tabs
+        console.file.write("\t".join(" ".join(clean(x).split()) or "-" for x in fields) + "\n")
+    for warning in report.warnings:
+        print(f"keyguard: warning: {clean(warning)}", file=sys.stderr)
 
 
 def _hygiene(console: "Console", report: ScanReport) -> None:
