@@ -11,12 +11,11 @@ writes OUTDIR/audit.md beside it.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from sarif_outputs import _env, git, keyguard  # noqa: E402  (same folder; also sets up tests/ imports)
+from sarif_outputs import _env, git, keyguard, run  # noqa: E402  (same folder; also sets up tests/ imports)
 
 from fluxloop_server import FluxLoopServer  # noqa: E402
 
@@ -48,6 +47,4 @@ def main(out: Path) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__.split("\n\n")[1])
-    sys.exit(main(Path(sys.argv[1])))
+    run(main, __doc__)

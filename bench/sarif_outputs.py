@@ -129,7 +129,12 @@ def main(out: Path) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run(main_of_outdir, doc: str) -> None:
+    """``script OUTDIR``: run ``main_of_outdir(Path(OUTDIR))``, or print the usage line of ``doc``."""
     if len(sys.argv) != 2:
-        sys.exit(__doc__.split("\n\n")[1])
-    sys.exit(main(Path(sys.argv[1])))
+        sys.exit(doc.split("\n\n")[1])
+    sys.exit(main_of_outdir(Path(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    run(main, __doc__)

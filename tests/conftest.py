@@ -95,6 +95,43 @@ def run_keyguard(*args: str, cwd: Path, input: bytes | None = None, env: dict | 
                           env=e, capture_output=True, timeout=timeout)
 
 
+def run_keyguard_on_tty(args: list[str], cwd, *, tty: str = "stderr", env: dict | None = None,
+                        on_output=None, timeout: float = 60) -> tuple[int, bytes, bytes]:
+    """Run keyguard with ``tty`` (``stderr`` or ``stdout``) on a real pseudo-terminal.
+
+    Returns ``(exit code, the other stream's bytes, what the terminal received)``.
+    ``on_output(process, seen)`` is called after each read (e.g. to send Ctrl-C);
+    the child runs in its own session, as a terminal's foreground job would.
+    """
+    import select
+
+    master, slave = os.openpty()
+    e = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    e.update(GIT_ENV)
+    e.pop("NO_COLOR", None)
+    e.pop("FLUXLOOP_API_KEY", None)
+    e.update(env or {})
+    streams = {"stdout": slave, "stderr": subprocess.PIPE} if tty == "stdout" else \
+        {"stdout": subprocess.PIPE, "stderr": slave}
+    p = subprocess.Popen([sys.executable, "-m", "keyguard", *args], cwd=cwd, env=e, stdin=subprocess.DEVNULL,
+                         start_new_session=True, **streams)
+    os.close(slave)
+    seen = b""
+    while select.select([master], [], [], timeout)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if on_output is not None:
+            on_output(p, seen)
+    other = (p.stderr if tty == "stdout" else p.stdout).read()
+    os.close(master)
+    return p.wait(timeout=timeout), other, seen
+
+
 @pytest.fixture
 def keyguard():
     """The ``run_keyguard`` helper as a fixture."""

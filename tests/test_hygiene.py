@@ -333,10 +333,7 @@ def test_every_hygiene_check_has_its_own_sarif_rule_text():
 
 
 def test_keys_into_a_pipe_are_plain_rows_one_key_per_line(fluxloop_server, keyguard, tmp_path):
-    import os
-    import subprocess
-    import sys
-
+    from conftest import run_keyguard_on_tty
     from keyguard.report.text import HYGIENE_ROW
 
     op, ks = seed_tenant(fluxloop_server)
@@ -356,21 +353,8 @@ def test_keys_into_a_pipe_are_plain_rows_one_key_per_line(fluxloop_server, keygu
     assert max(len(line) for line in out.splitlines()) < 230
 
     # on a terminal, the same command draws the table
-    master, slave = os.openpty()
-    p = subprocess.Popen([sys.executable, "-m", "keyguard", "keys"], cwd=tmp_path, stdout=slave,
-                         stderr=subprocess.PIPE, env={**os.environ, **env, "NO_COLOR": "1", "COLUMNS": "250"})
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
-    p.wait(timeout=60)
+    _, _, seen = run_keyguard_on_tty(["keys"], tmp_path, tty="stdout", env={**env, "NO_COLOR": "1",
+                                                                           "COLUMNS": "250"})
     shown = seen.decode("utf-8", "replace")
     assert "Key hygiene" in shown and ks["star"].id in shown and "\t" not in shown
     for k in [op, *ks.values()]:

@@ -5,39 +5,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
-import select
-import subprocess
-import sys
 
-from conftest import GIT_ENV, Repo
+from conftest import Repo, run_keyguard_on_tty
 from keys import platform_key
 
 
 def run_with_tty_stderr(args: list[str], cwd) -> tuple[int, bytes, bytes]:
     """Run keyguard with stderr on a real pseudo-terminal; return (code, stdout, terminal bytes)."""
-    master, slave = os.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_ENV)
-    env.pop("NO_COLOR", None)
-    p = subprocess.Popen([sys.executable, "-m", "keyguard", *args], cwd=cwd, env=env,
-                         stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
-    os.close(slave)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 30)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    out = p.stdout.read()
-    os.close(master)
-    return p.wait(timeout=60), out, seen
+    return run_keyguard_on_tty(args, cwd)
 
 
 def test_progress_bar_on_a_terminal_only(repo: Repo, keyguard):
@@ -83,33 +58,15 @@ def test_ctrl_c_ends_the_bars_line_and_shows_the_cursor_again(repo: Repo):
         data = f"# file {i}\n{doc}".encode()
         stream += [f"M 100644 inline f{i}.env\n".encode(), f"data {len(data)}\n".encode(), data, b"\n"]
     repo.git("fast-import", "--quiet", input=b"".join(stream))
-    master, slave = os.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_ENV)
-    env.pop("NO_COLOR", None)
-    p = subprocess.Popen([sys.executable, "-m", "keyguard", "scan", "--history"], cwd=repo.path, env=env,
-                         stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL,
-                         start_new_session=True)
-    os.close(slave)
-    seen = b""
-    interrupted = False
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-        if not interrupted and b"objects, eta" in ANSI.sub(b"", seen):
+    sent = []
+
+    def ctrl_c_once_the_bar_shows(p, seen: bytes) -> None:
+        if not sent and b"objects, eta" in ANSI.sub(b"", seen):
             os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
-            interrupted = True
-    os.close(master)
-    code = p.wait(timeout=60)
-    assert interrupted, "the bar never showed"
+            sent.append(True)
+
+    code, _, seen = run_keyguard_on_tty(["scan", "--history"], repo.path, on_output=ctrl_c_once_the_bar_shows)
+    assert sent, "the bar never showed"
     assert code == 130, seen[-500:]
     plain = ANSI.sub(b"", seen)
     at = plain.rindex(b"keyguard: interrupted")
