@@ -184,4 +184,6 @@ def test_hostile_repetition_is_bounded(junk):
     t0 = time.perf_counter()
     hits = DETECTOR.scan(data)
     assert time.perf_counter() - t0 < 15
-    assert all(h.suppressed for h in hits) and len(hits) <= 1000
+    assert all(h.suppressed for h in hits)
+    kept = [h for h in hits if not h.suppressed.startswith("limit:")]
+    assert len(kept) <= 1000 and len(hits) - len(kept) <= 1
