@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyguardError as exc:
         if debug:
             raise
-        print(f"keyguard: {exc}", file=sys.stderr)
+        from keyguard.sanitize import clean
+        print(f"keyguard: {clean(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("keyguard: interrupted", file=sys.stderr)
