@@ -169,6 +169,8 @@ class Verification:
     expires_at: int | None = None
     reason: str = ""
     """Why the status is what it is (for ``unknown``: what failed)."""
+    key_hint: str = ""
+    """The record's ``key_hint`` (``flux_ci_****...x2q9``): checked against the found key before a revoke."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from keyguard.sanitize import clean, clean_lines
+
 
 def register(p: argparse.ArgumentParser) -> None:
     """Add ``incident``'s arguments."""
@@ -108,7 +110,7 @@ def _confirm(from_stdin: bool, prompt: str):
         def ask_tty() -> bool:
             try:
                 with open("/dev/tty", "r+", encoding="utf-8") as tty:
-                    tty.write(prompt)
+                    tty.write(clean_lines(prompt))
                     tty.flush()
                     return tty.readline().strip().lower() in ("y", "yes")
             except OSError:
@@ -119,7 +121,7 @@ def _confirm(from_stdin: bool, prompt: str):
 
 def _say(args: argparse.Namespace, text: str) -> None:
     if not args.quiet:
-        print(f"keyguard: {text}", file=sys.stderr)
+        print(f"keyguard: {clean(text)}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,8 +160,9 @@ def run(args: argparse.Namespace) -> int:
         _check_value(value)
         secret = value
         if args.key not in (None, "-"):
-            _say(args, "the key was given as an argument: it may now be in your shell history; "
-                       "pass it on stdin next time")
+            from keyguard.fluxloop.options import warn_key_on_command_line
+            warn_key_on_command_line("the key", "it may also be in your shell history; pass it on stdin "
+                                                "(keyguard incident - < FILE) or give its fingerprint")
         fp = fingerprint(secret)
     shown = redact(secret)
     out_dir = _output_dir(args, root, git_dir, bare)
@@ -224,6 +227,6 @@ def run(args: argparse.Namespace) -> int:
         purge=purged, remediation=report.remediation(location, ident, revocation, tl, has_history),
         warnings=tuple(warnings), exit_code=exit_code)
     report.write_files(out_dir, inc, secret)
-    sys.stdout.write(scrub(report.to_text(inc, verbose=args.verbose), [secret]))
+    sys.stdout.write(clean_lines(scrub(report.to_text(inc, verbose=args.verbose), [secret])))
     sys.stdout.flush()
     return exit_code

@@ -199,5 +199,6 @@ def _show(args: argparse.Namespace) -> int:
                   f"  user agent:  {usage.last_user_agent or '-'}"]
     for n in notes:
         lines.append(f"note: {n}")
-    print("\n".join(lines))
+    from keyguard.sanitize import clean
+    print("\n".join(clean(line) for line in lines))
     return 0

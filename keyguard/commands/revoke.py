@@ -5,7 +5,9 @@ then revokes it with the operator credential when that holds ``manage_keys``
 in the key's tenant, else by the key revoking itself. Asks first on a terminal
 (``--yes`` skips; without a terminal ``--yes`` is required); ``--dry-run`` only
 says what would happen. Exit 0 when the key is revoked or already was, 1 when
-it was not (invalid, expired, declined, failed), 2 on usage errors.
+it was not (invalid, expired, declined, failed), 2 on usage errors, 3 when the
+key is live and stays live because the API's record is not the key's (its hint
+does not match) or a re-check after the revoke still finds it live.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def _read_key(arg: str) -> str:
     from keyguard.errors import UsageError
 
     if arg != "-":
+        from keyguard.fluxloop.options import warn_key_on_command_line
+        warn_key_on_command_line("the key to revoke", "pipe it on stdin instead: keyguard revoke - < FILE")
         return arg.strip()
     if sys.stdin is None:
         raise UsageError("no key given: pass KEY or pipe it on stdin")
@@ -47,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
     """Identify and revoke the key; exit 0 revoked/already revoked, 1 not revoked."""
     import sys
 
-    from keyguard.errors import EXIT_FINDINGS, UsageError
+    from keyguard.errors import EXIT_FINDINGS, EXIT_LIVE, UsageError
     from keyguard.fluxloop.options import client_from_args
-    from keyguard.fluxloop.revoke import operator_identity, plan_via, revoke_key, why_self
+    from keyguard.fluxloop.revoke import identity_mismatch, operator_identity, plan_via, revoke_key, why_self
     from keyguard.redact import redact
 
     key = _read_key(args.key)
@@ -75,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"keyguard: could not learn whether {shown} is live: {v.reason}; nothing revoked", file=sys.stderr)
         return EXIT_FINDINGS
 
+    mismatch = identity_mismatch(key, v)
+    if mismatch is not None:
+        print(f"keyguard: {shown} is live but {mismatch}", file=sys.stderr)
+        return EXIT_LIVE
     operator, note = operator_identity(client)
     via = plan_via(v, operator)
     name = f" '{v.name}'" if v.name else ""
@@ -105,4 +113,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"already revoked: {what}")
         return 0
     print(f"keyguard: could not revoke {what}: {rev.reason}", file=sys.stderr)
-    return EXIT_FINDINGS
+    return EXIT_LIVE if "treat the key as live" in rev.reason else EXIT_FINDINGS

@@ -110,8 +110,9 @@ def run(args: argparse.Namespace) -> int:
         counts = _counts_line(report)
         print(f"keyguard: no FluxLoop keys found{counts}", file=sys.stderr)
     if not (args.quiet or report_has_warnings):
+        from keyguard.sanitize import clean
         for w in report.warnings:
-            print(f"keyguard: warning: {w}", file=sys.stderr)
+            print(f"keyguard: warning: {clean(w)}", file=sys.stderr)
 
     if any(f.verification and f.verification.status == "live" and not
            (f.revocation and f.revocation.outcome in ("revoked", "already_revoked"))

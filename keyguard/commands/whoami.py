@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from keyguard.fluxloop.options import client_from_args
     from keyguard.fluxloop.records import fmt_time
     from keyguard.redact import scrub
+    from keyguard.sanitize import clean
 
     client = client_from_args(args)
     ident = client.whoami()
@@ -57,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
                                                                     "others' keys need manage_keys)")]
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
-        print(scrub(f"{label + ':':<{width + 1}} {value}", [client.operator.token]))
+        print(clean(scrub(f"{label + ':':<{width + 1}} {value}", [client.operator.token])))
     return 0
 

@@ -327,7 +327,7 @@ class FluxLoopClient:
             k = ident.key
             return Verification(status="live", key_id=k.id, name=k.name, tenant=ident.tenant,
                                 account=ident.account, type=k.type, permissions=k.permissions,
-                                projects=k.projects, expires_at=k.expires_at)
+                                projects=k.projects, expires_at=k.expires_at, key_hint=k.key_hint)
         body = resp.body if isinstance(resp.body, dict) else {}
         desc = str(body.get("error_description") or "")
         if resp.status == 401 and body.get("error") == "invalid_token" and desc in STATUS_BY_DESCRIPTION:

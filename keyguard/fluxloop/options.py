@@ -47,6 +47,14 @@ def add_api_options(parser) -> None:
                         help="attempts per API request on 5xx, 429, resets and timeouts (default: 4)")
 
 
+def warn_key_on_command_line(what: str, instead: str) -> None:
+    """Say on stderr that a key given as an argument is readable by other local users (``ps``)."""
+    import sys
+
+    print(f"keyguard: warning: {what} was given on the command line, where other users of this "
+          f"machine can read it (ps, /proc); {instead}", file=sys.stderr)
+
+
 def client_from_args(args: argparse.Namespace, *, require_operator: bool = True):
     """A ``FluxLoopClient`` from parsed options; CredentialError now if an operator is required and absent.
 
@@ -57,6 +65,9 @@ def client_from_args(args: argparse.Namespace, *, require_operator: bool = True)
     from keyguard.fluxloop.client import FluxLoopClient, RetryPolicy
     from keyguard.fluxloop.credentials import print_warnings, resolve
 
+    if getattr(args, "api_key", None):
+        warn_key_on_command_line("--api-key", "set FLUXLOOP_API_KEY in the environment or use a "
+                                              "profile of ~/.fluxloop/credentials instead")
     settings = resolve(api_key=getattr(args, "api_key", None), profile=getattr(args, "profile", None),
                        api_endpoint=getattr(args, "api_endpoint", None))
     print_warnings(settings)

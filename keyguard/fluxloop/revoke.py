@@ -6,16 +6,24 @@ operator) the key revokes itself, its own value as the bearer, which the API
 allows. Revocation is idempotent on the server (``already_revoked: true``), and
 keyguard also never sends a second revoke for a key it has handled in the run.
 Every finding holding a revoked key gets the same ``Revocation``.
+
+The endpoint's word is not enough (issue 14, point 4): before a revoke the
+record auth/status returned must match the key that was found (its
+``key_hint``: the literal prefix and the last four characters), else nothing
+is revoked; after it, auth/status is asked again with the key, and only a key
+that no longer answers live is reported revoked.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from keyguard.errors import ApiError, CredentialError
 from keyguard.model import Finding, Revocation, Verification
+from keyguard.sanitize import clean
 
 Confirm = Callable[[list[Finding]], bool]
 DONE = ("revoked", "already_revoked")
@@ -54,15 +62,59 @@ def why_self(verification: Verification, operator, note: str = "") -> str:
     return "operator credential lacks manage_keys"
 
 
+def identity_mismatch(secret: str, verification: Verification) -> str | None:
+    """Why the API's record is not provably the record of ``secret`` (None when its hint matches).
+
+    The hint is ``PREFIX****...LAST4`` (``flux_ci_****...x2q9``); the key must start
+    with the prefix and end with the (at least four) last characters.
+    """
+    from keyguard.redact import redact
+
+    hint = verification.key_hint
+    masked = re.fullmatch(r"([^*.\u2026]*)[*.\u2026]+([^*.\u2026]{4,})", hint or "")
+    if masked is None:
+        return "the API gave no usable key hint to check its record against the found key; nothing revoked"
+    prefix, last = masked.groups()
+    if not (secret.startswith(prefix) and secret.endswith(last)):
+        return (f"the API answered with the record of another key (hint {clean(hint)[:40]}, "
+                f"found {redact(secret)}); nothing revoked")
+    return None
+
+
+def _rechecked(client, secret: str, rev: Revocation) -> Revocation:
+    """``rev`` if auth/status now says the key is off; else ``failed`` (never on the API's word alone)."""
+    if rev.outcome not in DONE:
+        return rev
+    after = client.auth_status(secret)
+    if after.status in ("revoked", "invalid", "expired"):
+        return rev
+    why = ("the key still answers live" if after.status == "live"
+           else f"the re-check failed ({after.reason})")
+    return replace(rev, outcome="failed", at="",
+                   reason=f"the API confirmed the revoke but {why}; treat the key as live")
+
+
 def revoke_key(client, secret: str, verification: Verification, *, operator=None,
                dry_run: bool = False) -> Revocation:
-    """Revoke one live key identified by ``verification`` (tenant and key id); never raises ApiError."""
-    from keyguard.fluxloop.client import ApiUnavailable, TokenRejected
+    """Revoke one live key identified by ``verification`` (tenant and key id); never raises ApiError.
 
+    The record must match ``secret`` (``identity_mismatch``) and the result is re-checked.
+    """
     if verification.status != "live":
         return Revocation("failed", reason=f"the key is {verification.status}, not live")
     if not verification.key_id or not verification.tenant:
         return Revocation("failed", reason="the API did not say which key this is (no id or tenant)")
+    mismatch = identity_mismatch(secret, verification)
+    if mismatch is not None:
+        return Revocation("failed", reason=mismatch)
+    rev = _revoke_checked(client, secret, verification, operator=operator, dry_run=dry_run)
+    return rev if dry_run else _rechecked(client, secret, rev)
+
+
+def _revoke_checked(client, secret: str, verification: Verification, *, operator, dry_run: bool) -> Revocation:
+    """The revoke calls themselves (operator first, else the key itself)."""
+    from keyguard.fluxloop.client import ApiUnavailable, TokenRejected
+
     via = plan_via(verification, operator)
     if dry_run:
         return Revocation("would_revoke", via=via)

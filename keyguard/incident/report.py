@@ -166,9 +166,16 @@ def to_json(inc: Incident) -> str:
 # -- Markdown ------------------------------------------------------------------------------------
 
 def _cell(text: object) -> str:
-    s = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
-    s = s.replace("<", "&lt;").replace(">", "&gt;")
-    return s or " "
+    """Repository or API text made inert in Markdown: the Markdown report's own escaping."""
+    from keyguard.report.markdown import escape
+
+    return escape(text) or " "
+
+
+def _code(text: object) -> str:
+    from keyguard.report.markdown import code
+
+    return code(text)
 
 
 def _where(o: Occurrence) -> str:
@@ -193,7 +200,7 @@ def to_markdown(inc: Incident) -> str:
     out = [f"# Incident: leaked FluxLoop key `{inc.redacted}`", "",
            f"**{status_line(inc)}**", "",
            f"- Fingerprint: `{inc.fingerprint}`",
-           f"- Repository: `{inc.repository}`",
+           f"- Repository: {_code(inc.repository)}",
            f"- Report made: {tl.reported_at}", ""]
 
     out += ["## Timeline", "", "| event | when | details |", "|---|---|---|"]
@@ -229,7 +236,7 @@ def to_markdown(inc: Incident) -> str:
     out += ["## Identification (FluxLoop API)", ""]
     out.append(f"- Status: **{v.status}**" + (f" ({_cell(v.reason)})" if v.reason else ""))
     if v.key_id or v.name:
-        out += [f"- Key id: `{v.key_id}`", f"- Name: {_cell(v.name)}", f"- Owner: {_cell(v.account)}",
+        out += [f"- Key id: {_code(v.key_id)}", f"- Name: {_cell(v.name)}", f"- Owner: {_cell(v.account)}",
                 f"- Tenant: {_cell(v.tenant)}", f"- Type: {_cell(v.type)}",
                 f"- Permissions: {_cell(', '.join(v.permissions) or 'none')}",
                 f"- Projects: {_cell(', '.join(v.projects) or 'none')}",
