@@ -269,3 +269,5 @@ class ScanReport:
     """The command line that produced it (secrets removed)."""
     tenant: str = ""
     """The FluxLoop tenant the hygiene findings belong to (names keys in SARIF), if known."""
+    policy: dict[str, str] = field(default_factory=dict)
+    """The policy applied and where each part came from (``keyguard.policy.describe``)."""

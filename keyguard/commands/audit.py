@@ -47,6 +47,10 @@ def register(p: argparse.ArgumentParser) -> None:
                      help="lowest severity that fails the audit (default: the config's fail-on, else low)")
     pol.add_argument("--rules", action="append", default=[], metavar="PATH", help="extra rule file or folder")
     pol.add_argument("--config", metavar="FILE", help="config file")
+    pol.add_argument("--no-repo-config", action="store_true",
+                     help="ignore the repository's own .keyguard.toml / pyproject.toml and baseline "
+                          "(CI audits, server hooks: the scanned content must not set the policy; "
+                          "--config FILE still applies)")
     pol.add_argument("--baseline", metavar="FILE", help="baseline file (default: .keyguard-baseline.json)")
     pol.add_argument("--no-baseline", action="store_true", help="report baselined findings too")
     api = p.add_argument_group("FluxLoop API")
@@ -60,7 +64,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the audit; exit 0 clean, 1 findings at --fail-on, 2 errors, 3 a live key left unrevoked."""
-    from keyguard.audit.cache import load_cache, load_seen, rule_digest, save_seen
+    from keyguard.audit.cache import check_location, load_cache, load_seen, rule_digest, save_seen
     from keyguard.audit.history import CachedHistorySource, repo_identity
     from keyguard.commands import scan as scan_cmd
     from keyguard.detect.detector import Detector
@@ -82,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     digests = {r.id: rule_digest(r) for r in rules}
     cache_dir = Path(args.cache) if args.cache else gitcmd.git_dir(root) / "keyguard"
     repo_id = repo_identity(root)
+    if not args.no_cache:
+        check_location(cache_dir, root)
     cache = None if args.no_cache else load_cache(cache_dir, repo_id)
     skip: set[bytes] = set()
     if cache is not None and not cache.rules_to_rescan(digests):
@@ -93,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     source = CachedHistorySource(root, skip=skip, progress=progress)
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
     report: ScanReport = collect(source, detector, policy, kind="audit")
+    scan_cmd._state_policy(report, args, config, root, baseline, check_excludes=True)
     report.root = str(root)
     report.command = "keyguard audit " + " ".join(scan_cmd._safe_argv(sys.argv[2:]))
     if cache is not None:

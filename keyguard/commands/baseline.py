@@ -40,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path(args.repo) if args.repo else Path.cwd()
     source, root = scan_cmd._make_source(args, cwd)
     config = scan_cmd._load_config(args, root)
-    name = args.baseline or config.baseline
-    path = Path(name) if Path(name).is_absolute() or args.baseline else (root or Path.cwd()) / name
+    path = scan_cmd.baseline_path(args, config, root)
 
     existing = load_baseline(path)
     if existing is not None and not args.update:

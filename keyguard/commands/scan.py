@@ -43,6 +43,10 @@ def register(p: argparse.ArgumentParser) -> None:
     pol.add_argument("--rules", action="append", default=[], metavar="PATH",
                      help="extra rule file or folder (repeatable)")
     pol.add_argument("--config", metavar="FILE", help="config file (default: .keyguard.toml or pyproject.toml)")
+    pol.add_argument("--no-repo-config", action="store_true",
+                     help="ignore the repository's own .keyguard.toml / pyproject.toml and baseline "
+                          "(CI audits, server hooks: the scanned content must not set the policy; "
+                          "--config FILE still applies)")
     pol.add_argument("--baseline", metavar="FILE", help="baseline file (default: .keyguard-baseline.json)")
     pol.add_argument("--no-baseline", action="store_true", help="report baselined findings too")
     pol.add_argument("--fail-on", metavar="SEVERITY", type=severity_arg,
@@ -90,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from keyguard.scan import ScanPolicy, collect
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
     report = collect(source, detector, policy)
+    _state_policy(report, args, config, root, baseline, check_excludes=not args.staged)
     report.root = str(root) if root else ""
     report.command = "keyguard scan " + " ".join(_safe_argv(sys.argv[2:]))
     if report.kind not in ("worktree", "history"):
@@ -219,14 +224,47 @@ def push_range(environ) -> str:
 
 
 def _load_config(args, root):
-    from keyguard.config import load_config
+    from keyguard.config import Config, load_config
+    if getattr(args, "no_repo_config", False) and not args.config:
+        return Config()
     return load_config(root or Path.cwd(), explicit=args.config)
+
+
+def _state_policy(report, args, config, root, baseline, *, check_excludes: bool) -> None:
+    """Record the policy applied on the report; warn when the excludes hide most files."""
+    from keyguard.policy import describe, exclude_warning
+    report.policy = describe(args, config, root, str(baseline.path) if baseline is not None else None)
+    if check_excludes:
+        warning = exclude_warning(root, config.exclude)
+        if warning:
+            report.warnings.append(warning)
+
+
+def baseline_path(args, config, root) -> Path | None:
+    """The baseline file: ``--baseline`` as given, else the config's, kept inside the repository.
+
+    None with ``--no-repo-config`` and no ``--baseline`` (a committed baseline is content too).
+    """
+    from keyguard.errors import ConfigError
+    if args.baseline:
+        return Path(args.baseline)
+    if getattr(args, "no_repo_config", False):
+        return None
+    base = root or Path.cwd()
+    path = base / config.baseline
+    try:
+        path.resolve().relative_to(Path(base).resolve())
+    except ValueError:
+        raise ConfigError(f"baseline {config.baseline}: leads outside the repository (a symbolic link?); "
+                          f"refusing to read or write it") from None
+    return path
 
 
 def _load_baseline(args, config, root):
     from keyguard.baseline import load_baseline
-    name = args.baseline or config.baseline
-    path = Path(name) if os.path.isabs(name) or args.baseline else (root or Path.cwd()) / name
+    path = baseline_path(args, config, root)
+    if path is None:
+        return None
     baseline = load_baseline(path)
     if baseline is None and args.baseline:
         from keyguard.errors import UsageError

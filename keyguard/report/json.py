@@ -45,6 +45,7 @@ def to_dict(report: ScanReport, options: ReportOptions = ReportOptions()) -> dic
                        for p, r, line, why in report.suppressed],
         "warnings": [guard.any(w) for w in report.warnings],
         "stats": dict(sorted(report.stats.items())),
+        "policy": dict(report.policy),
     }
 
 

@@ -63,6 +63,9 @@ def render(report: ScanReport, options: ReportOptions = ReportOptions()) -> str:
         out.append("</details>")
         out.append("")
     out.append(f"_{escape(summary_line(report))}_")
+    if report.policy:
+        from keyguard.policy import one_line
+        out += ["", escape(one_line(report.policy))]
     return "\n".join(out) + "\n"
 
 

@@ -226,7 +226,7 @@ def _run(report: ScanReport, category: str, rules: list[dict[str, Any]],
         "properties": {"kind": report.kind, "allowed": report.allowed,
                        "baselined": report.baselined, "suppressed": len(report.suppressed),
                        "staleBaseline": report.stale_baseline, "droppedResults": dropped,
-                       "stats": dict(sorted(report.stats.items()))},
+                       "stats": dict(sorted(report.stats.items())), "policy": dict(report.policy)},
     }
     root = _root_uri(report.root)
     if root:

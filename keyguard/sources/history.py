@@ -59,7 +59,7 @@ from keyguard.errors import GitError
 from keyguard.model import Provenance
 from keyguard.sources import gitcmd
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources.sniff import is_skippable_binary
+from keyguard.sources.sniff import MAX_SIZE, is_skippable_binary
 
 if TYPE_CHECKING:
     from keyguard.detect.detector import Detector
@@ -70,8 +70,6 @@ WINDOW = 256 << 10
 CHUNK_THRESHOLD = 64 << 20
 """Blobs larger than this are scanned in pieces (``Detector.scan_chunks``)."""
 CHUNK = 8 << 20
-MAX_SIZE = 1 << 30
-"""Blobs larger than this are skipped with a warning."""
 PARALLEL_MIN_BYTES = 64 << 20
 """Below this much data one in-process reader is faster than starting workers."""
 MAX_REF_LOOKUPS = 100

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from keyguard.sources import gitcmd
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources.sniff import is_skippable_binary
+from keyguard.sources.sniff import MAX_SIZE, is_skippable_binary
 
 if TYPE_CHECKING:
     from keyguard.detect.detector import Detector
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
 CHUNK_THRESHOLD = 64 << 20
 """Blobs larger than this are scanned in pieces (``Detector.scan_chunks``)."""
-MAX_SIZE = 1 << 30
-"""Blobs larger than this are skipped with a warning."""
 _GITLINK = "160000"
 
 

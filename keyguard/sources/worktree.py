@@ -9,7 +9,7 @@ Symbolic links are never followed, so nothing outside the tree is read.
 A report keyguard wrote itself (``keyguard.report.signature``) whose every
 hit is suppressed is dropped, so an audit's reports do not come back as noise.
 Files above ``chunk_threshold`` are read in pieces through
-``Detector.scan_chunks`` (bounded memory); above ``max_size`` they are skipped
+``Detector.scan_chunks`` (bounded memory); above ``max_size`` (none by default) they are skipped
 with a warning, as are unreadable files.
 """
 
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Sequence
 
 from keyguard.sources import gitcmd
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources.sniff import SNIFF, is_skippable_binary
+from keyguard.sources.sniff import MAX_SIZE, SNIFF, is_skippable_binary
 
 if TYPE_CHECKING:
     from keyguard.detect.detector import Detector
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 CHUNK_THRESHOLD = 64 << 20
 """Files larger than this are scanned in pieces of ``CHUNK`` bytes."""
 CHUNK = 8 << 20
-MAX_SIZE = 1 << 30
-"""Files larger than this are skipped with a warning (``max_size`` changes it)."""
 
 
 class WorktreeSource(Source):
