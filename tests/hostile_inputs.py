@@ -31,12 +31,16 @@ def placeholder_text(n_bytes: int) -> bytes:
     return line * (n_bytes // len(line) + 1)
 
 
-def nested_zip(levels: int = 3, fan: int = 16, inner_bytes: int = 64 << 20) -> bytes:
+def nested_zip(levels: int = 3, fan: int = 16, inner_bytes: int = 64 << 20, *,
+               filler: bytes | None = None, first: bytes = b"") -> bytes:
     """A zip of ``fan`` copies of a zip of ``fan`` copies ... of ``inner_bytes`` of placeholders.
 
     Each level multiplies what a scanner with a per-archive budget reads by ``fan``.
+    ``filler`` replaces the placeholders (repeated); ``first`` is an extra innermost member
+    read before the rest (where a test plants a key).
     """
-    data = _zip([("p.txt", placeholder_text(inner_bytes))])
+    text = placeholder_text(inner_bytes) if filler is None else filler * (inner_bytes // len(filler))
+    data = _zip(([("first.env", first)] if first else []) + [("p.txt", text)])
     for level in range(levels - 1):
         data = _zip([(f"l{level}-{i}.zip", data) for i in range(fan)])
     return data

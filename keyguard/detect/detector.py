@@ -103,7 +103,7 @@ class _Limits:
 
     __slots__ = ("zip_bytes", "zip_members", "zip_cut", "kept", "dropped", "judged", "rule", "escapes")
 
-    def __init__(self, zip_bytes: int, zip_members: int):
+    def __init__(self, zip_bytes: int, zip_members: int, rule: Rule | None = None):
         self.zip_bytes = zip_bytes
         self.zip_members = zip_members
         self.zip_cut = False
@@ -112,7 +112,8 @@ class _Limits:
         self.dropped = {True: 0, False: 0}
         self.judged: dict[tuple[str, bytes], object] = {}
         """Judgements of repeated candidates (rule id, value) -> ``_judge`` result; bounded."""
-        self.rule: Rule | None = None
+        self.rule: Rule | None = rule
+        """The rule a ``limit:`` hit names (a ``Hit`` needs one): the first dropped hit's."""
         self.escapes = MAX_ESCAPE_WINDOWS
         """Escaped regions that may still be decoded."""
 
@@ -123,7 +124,7 @@ class _Limits:
             self.kept[suppressed] += 1
             return True
         self.dropped[suppressed] += 1
-        self.rule = self.rule or rule
+        self.rule = rule
         return False
 
     def hits(self) -> list[Hit]:
@@ -389,7 +390,7 @@ class Detector:
         return time.time() if self.now is None else self.now
 
     def _limits(self) -> _Limits:
-        return _Limits(self.max_zip_bytes, self.max_zip_members)
+        return _Limits(self.max_zip_bytes, self.max_zip_members, self.rules[0] if self.rules else None)
 
     def _scan_blob(self, data: bytes, depth: int, label: str, now: float, limits: _Limits) -> list[Hit]:
         """Hits in one whole input (a file, a blob, a zip member).
