@@ -228,6 +228,27 @@ def _route(path: str) -> tuple[str, dict]:
     return "other", {}
 
 
+def read_request(h: BaseHTTPRequestHandler):
+    """``(parts, endpoint, params, token, auth)`` of the request ``h`` is handling (its body read)."""
+    parts = urlsplit(h.path)
+    n = int(h.headers.get("Content-Length") or 0)
+    if n:
+        h.rfile.read(n)
+    endpoint, params = _route(parts.path)
+    auth = h.headers.get("Authorization", "")
+    token = auth[7:] if auth.startswith("Bearer ") else ""
+    return parts, endpoint, params, token, auth
+
+
+def client_env(url: str, home, **extra) -> dict:
+    """Environment for a ``keyguard`` subprocess talking to the server at ``url`` (no proxy, a temp HOME)."""
+    e = {"FLUXLOOP_API_ENDPOINT": url, "HOME": str(home), "NO_PROXY": "127.0.0.1,localhost",
+         "no_proxy": "127.0.0.1,localhost", "FLUXLOOP_PROFILE": "", "HTTP_PROXY": "", "http_proxy": "",
+         "HTTPS_PROXY": "", "https_proxy": ""}
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
 def _encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
 
@@ -288,13 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle_counted(self, method: str) -> None:
         st = self.state
         proxied = self.path.startswith("http://") or self.path.startswith("https://")
-        parts = urlsplit(self.path)
-        n = int(self.headers.get("Content-Length") or 0)
-        if n:
-            self.rfile.read(n)
-        endpoint, params = _route(parts.path)
-        auth = self.headers.get("Authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else ""
+        parts, endpoint, params, token, auth = read_request(self)
         rec = dict(method=method, path=parts.path, query=parts.query, endpoint=endpoint,
                    bearer=fingerprint(token) if token else "", proxied=proxied,
                    authorization_seen=bool(auth))
@@ -462,11 +477,7 @@ class FluxLoopServer:
 
     def env(self, home, **extra) -> dict:
         """Environment for a ``keyguard`` subprocess talking to this server (no proxy, a temp HOME)."""
-        e = {"FLUXLOOP_API_ENDPOINT": self.url, "HOME": str(home), "NO_PROXY": "127.0.0.1,localhost",
-             "no_proxy": "127.0.0.1,localhost", "FLUXLOOP_PROFILE": "", "HTTP_PROXY": "", "http_proxy": "",
-             "HTTPS_PROXY": "", "https_proxy": ""}
-        e.update({k: str(v) for k, v in extra.items()})
-        return e
+        return client_env(self.url, home, **extra)
 
 
 CLEARED_ENV = ("FLUXLOOP_API_KEY", "FLUXLOOP_TOKEN", "FLUXLOOP_PROFILE", "FLUXLOOP_API_ENDPOINT",

@@ -18,9 +18,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-from fluxloop_server import _route
+from fluxloop_server import client_env, read_request
 from keyguard.redact import fingerprint
 
 
@@ -82,13 +82,7 @@ class HostileServer:
             return [s for s in self.seen if s.endpoint == endpoint]
 
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
-        parts = urlsplit(h.path)
-        n = int(h.headers.get("Content-Length") or 0)
-        if n:
-            h.rfile.read(n)
-        endpoint, _ = _route(parts.path)
-        auth = h.headers.get("Authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else ""
+        parts, endpoint, _, token, _ = read_request(h)
         with self.lock:
             self.seen.append(Seen(method, endpoint, fingerprint(token) if token else "", parts.query))
         fn = self.script.get(endpoint)
@@ -111,11 +105,7 @@ class HostileServer:
             pass
 
     def env(self, home, **extra) -> dict:
-        e = {"FLUXLOOP_API_ENDPOINT": self.url, "HOME": str(home), "NO_PROXY": "127.0.0.1,localhost",
-             "no_proxy": "127.0.0.1,localhost", "FLUXLOOP_PROFILE": "", "HTTP_PROXY": "", "http_proxy": "",
-             "HTTPS_PROXY": "", "https_proxy": ""}
-        e.update({k: str(v) for k, v in extra.items()})
-        return e
+        return client_env(self.url, home, **extra)
 
     def __enter__(self) -> "HostileServer":
         self.thread.start()
