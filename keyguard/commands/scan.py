@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from keyguard.scan import ScanPolicy, collect
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
     report = collect(source, detector, policy)
-    _state_policy(report, args, config, root, baseline, check_excludes=not args.staged)
+    if not args.staged:  # the pre-commit path states it only when a report is written (no import)
+        _state_policy(report, args, config, root, baseline, check_excludes=True)
     report.root = str(root) if root else ""
     report.command = "keyguard scan " + " ".join(_safe_argv(sys.argv[2:]))
     if report.kind not in ("worktree", "history"):
@@ -109,14 +110,16 @@ def run(args: argparse.Namespace) -> int:
     fail_on = args.fail_on or Severity.parse(config.fail_on)
     report_has_warnings = False
     if report.findings or args.format != "text" or args.output or args.verbose:
+        if args.staged:
+            _state_policy(report, args, config, root, baseline, check_excludes=False)
         _write(report, args)
         report_has_warnings = args.format == "text" and not args.output
     elif not args.quiet:
         counts = _counts_line(report)
         print(f"keyguard: no FluxLoop keys found{counts}", file=sys.stderr)
     if not (args.quiet or report_has_warnings):
-        from keyguard.sanitize import clean
         for w in report.warnings:
+            from keyguard.sanitize import clean
             print(f"keyguard: warning: {clean(w)}", file=sys.stderr)
 
     if any(f.verification and f.verification.status == "live" and not

@@ -58,7 +58,7 @@ are counted in one ``limit:`` hit."""
 MAX_KEYS_KEPT = 10_000
 """Unsuppressed hits kept per input; past it one ``limit:`` hit says how many were not kept."""
 MAX_PLACEHOLDERS = 1000
-"""Placeholder candidates looked at per text or window (a file of 400 000 ``flx_...`` is hostile)."""
+"""Placeholder candidates looked at per input (a file of 400 000 ``flx_...`` is hostile)."""
 LARGE_TEXT = 4 * 1024 * 1024
 """A whole text larger than this is scanned in windows (bounded candidate lists)."""
 LARGE_STEP = 1024 * 1024
@@ -101,7 +101,8 @@ class _Limits:
     window of that input, so a zip of zips of zips shares one decompression budget.
     """
 
-    __slots__ = ("zip_bytes", "zip_members", "zip_cut", "kept", "dropped", "judged", "rule", "escapes")
+    __slots__ = ("zip_bytes", "zip_members", "zip_cut", "kept", "dropped", "judged", "rule", "escapes",
+                 "placeholders")
 
     def __init__(self, zip_bytes: int, zip_members: int, rule: Rule | None = None):
         self.zip_bytes = zip_bytes
@@ -116,6 +117,8 @@ class _Limits:
         """The rule a ``limit:`` hit names (a ``Hit`` needs one): the first dropped hit's."""
         self.escapes = MAX_ESCAPE_WINDOWS
         """Escaped regions that may still be decoded."""
+        self.placeholders = MAX_PLACEHOLDERS
+        """Placeholder candidates that may still be looked at."""
 
     def keep(self, suppressed: bool, rule: Rule) -> bool:
         """Whether one more hit of this kind fits; counts it as dropped when not."""
@@ -462,7 +465,7 @@ class Detector:
                             cands.append(_Candidate(s, e, rule, m.group(g)))
             cands = self._most_specific(cands)
             spans = [(c.start, c.end) for c in cands]
-            cands += self._placeholders(buf, spans)
+            cands += self._placeholders(buf, spans, limits)
             cands += self._escaped(buf, spans, limits)
         if depth < MAX_DEPTH:
             cands += self._base64(buf, depth, limits)
@@ -486,7 +489,7 @@ class Detector:
                 return prefix, rule
         return None
 
-    def _placeholders(self, buf: bytes, spans: list[tuple[int, int]]) -> list[_Candidate]:
+    def _placeholders(self, buf: bytes, spans: list[tuple[int, int]], limits: _Limits) -> list[_Candidate]:
         """Key prefixes followed by something that is not a key, with the reason why."""
         out = []
         for root, loose in self._loose:
@@ -494,7 +497,7 @@ class Detector:
                 continue
             for m in loose.finditer(buf):
                 s = m.start()
-                if len(out) >= MAX_PLACEHOLDERS:
+                if limits.placeholders <= 0:
                     return out
                 if _inside(spans, s):
                     continue
@@ -509,10 +512,12 @@ class Detector:
                     short = self._assigned_key(buf, s, m.group(), prefix, rule)
                     if short is not None:
                         out.append(short)
+                        limits.placeholders -= 1
                         continue
                 if reason:
                     token = m.group().rstrip(b",;:)]}'\"") if not m.group().endswith(b"...") else m.group()
                     out.append(_Candidate(s, s + len(token), rule, token, suppressed=reason))
+                    limits.placeholders -= 1
         return out
 
     @staticmethod

@@ -21,8 +21,10 @@ def describe_key(f: Finding) -> str:
     v = f.verification
     if v is None or not v.key_id:
         return f.redacted or redact(f.secret)
+    from keyguard.sanitize import clean
+
     name = f" '{v.name}'" if v.name else ""
-    return f"{f.redacted or redact(f.secret)} ({v.key_id}{name}, tenant {v.tenant})"
+    return clean(f"{f.redacted or redact(f.secret)} ({v.key_id}{name}, tenant {v.tenant})")
 
 
 def terminal_confirm(keys: list[Finding], stream=None) -> bool:
@@ -57,6 +59,8 @@ def act_on_findings(findings: list[Finding], args) -> list[Finding]:
     confirm = None if getattr(args, "yes", False) else terminal_confirm
     findings = revoke_findings(findings, client, confirm=confirm, dry_run=dry_run)
     if not getattr(args, "quiet", False):
+        from keyguard.sanitize import clean
+
         seen: set[str] = set()
         for f in findings:
             r = f.revocation
@@ -64,6 +68,6 @@ def act_on_findings(findings: list[Finding], args) -> list[Finding]:
                 continue
             seen.add(f.secret)
             how = f" via {r.via}" if r.via else ""
-            why = f": {r.reason}" if r.reason and r.outcome not in ("revoked", "already_revoked") else ""
+            why = f": {clean(r.reason)}" if r.reason and r.outcome not in ("revoked", "already_revoked") else ""
             print(f"keyguard: {r.outcome.replace('_', ' ')}{how}: {describe_key(f)}{why}", file=sys.stderr)
     return findings
