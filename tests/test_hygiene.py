@@ -249,8 +249,10 @@ def test_keys_without_manage_keys_names_the_missing_permission(fluxloop_server, 
 def test_keys_with_rejected_operator(fluxloop_server, keyguard, tmp_path):
     r = keyguard("keys", "--api-key", "flux_dev_" + "0a" * 16, cwd=tmp_path, env=fluxloop_server.env(tmp_path))
     assert r.returncode == 2
-    assert r.stderr.decode() == ("keyguard: the FluxLoop API rejected the operator credential from --api-key "
-                                 "(Invalid API key); fix or replace it\n")
+    warning, error = r.stderr.decode().splitlines()
+    assert warning.startswith("keyguard: warning: --api-key was given on the command line")  # visible in ps
+    assert error == ("keyguard: the FluxLoop API rejected the operator credential from --api-key "
+                     "(Invalid API key); fix or replace it")
 
 
 def test_keys_sarif_and_markdown_outputs_hold_no_secret(fluxloop_server, keyguard, tmp_path):
