@@ -218,13 +218,19 @@ def test_unreachable_objects_only_on_request(repo, detector):
     repo.commit("init")
     key = platform_key()
     repo.write("lost.env", f"K={key}\n")
-    repo.commit("oops")
+    oops = repo.commit("oops")
     repo.git("reset", "-q", "--hard", "HEAD~1")  # commit only in the reflog now
     found, _ = history(repo, detector)
     assert by_secret(found, key) == []
     found, _ = history(repo, detector, include_unreachable=True)
     [lh] = by_secret(found, key)
-    assert lh.provenance.kind == "unreachable" and lh.provenance.blob
+    # the reflog is walked: the commit and path are known, and no ref holds it
+    assert (lh.path, lh.provenance.kind, lh.provenance.commit, lh.provenance.refs) == \
+        ("lost.env", "reflog", oops, ())
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    found, _ = history(repo, detector, include_unreachable=True)
+    [lh] = by_secret(found, key)  # the commit is unreachable now, still in the store
+    assert (lh.path, lh.provenance.kind, lh.provenance.commit) == ("lost.env", "unreachable", oops)
 
 
 def test_progress_and_parallel_readers_agree(repo, detector, monkeypatch):

@@ -97,7 +97,7 @@ def test_offline_lists_every_place(leaky, keyguard, tmp_path):
     assert deleted["author"] == "Early Bird <early@example.com>"
     assert deleted["date"].startswith("2024-01-02T10:00:00")
     assert deleted["removed_in"] == [ids["deleted_rm"]]
-    assert "main" in deleted["refs"] and "tag:v1.0" in deleted["refs"]
+    assert "main" in deleted["refs"] and "tags/v1.0" in deleted["refs"]
 
     branch = find("commit", path="deploy/app.env")
     assert (branch["commit"], branch["line"], branch["refs"]) == (ids["branch"], 2, ["feature/x"])
@@ -113,7 +113,7 @@ def test_offline_lists_every_place(leaky, keyguard, tmp_path):
     assert "main" in msg["refs"]
 
     tag = find("tag-message", path="v1.0")
-    assert (tag["commit"], tag["line"], tag["refs"]) == (ids["message"], 3, ["tag:v1.0"])
+    assert (tag["commit"], tag["line"], tag["refs"]) == (ids["message"], 3, ["tags/v1.0"])
 
     wt = find("worktree", path="local.env")
     assert wt["line"] == 1
@@ -286,7 +286,7 @@ def test_outside_a_repository(tmp_path, keyguard):
 
 def test_locate_reads_big_blobs_in_chunks(repo):
     """A value straddling the 1 MiB read boundary of a big blob is found, with its line."""
-    from keyguard.incident import gitio
+    from keyguard.git import objects as gitio
     from keyguard.incident.locate import locate
     key = keys.platform_key()
     filler = ("x" * 99 + "\n") * ((gitio.CHUNK // 100))

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from keyguard.errors import UsageError
-from keyguard.incident import gitio
+from keyguard.git import objects as gobjects
+from keyguard.git import repo as grepo
+from keyguard.git.run import output, zsplit
 from keyguard.redact import fingerprint
 
 FINGERPRINT = re.compile(r"kg1:[0-9a-f]{32}")
@@ -28,12 +29,9 @@ def is_fingerprint(text: str) -> bool:
 
 def find_secret(root: Path, fp: str, *, rule_paths=(), stats: dict[str, int] | None = None) -> str | None:
     """The secret in ``root`` (objects, then work tree) whose fingerprint is ``fp``; None if none."""
-    try:
-        from keyguard.detect.detector import Detector
-        from keyguard.detect.rulepack import load_rules
-    except ImportError:  # pragma: no cover - only while the detector has not landed
-        raise UsageError("finding a key by its fingerprint needs keyguard's detector, which this "
-                         "installation lacks; pass the key itself (on stdin) instead") from None
+    from keyguard.detect.detector import Detector
+    from keyguard.detect.rulepack import load_rules
+
     fp = fp.strip().lower()
     detector = Detector(load_rules(rule_paths))
     stats = stats if stats is not None else {}
@@ -45,16 +43,16 @@ def find_secret(root: Path, fp: str, *, rule_paths=(), stats: dict[str, int] | N
         return None
 
     found = None
-    objects = gitio.all_objects(root, stats)
+    objects = gobjects.all_objects(root, stats)
     for _oid, otype, chunks in objects:
         if otype in ("blob", "commit", "tag"):
             found = match(detector.scan_chunks(chunks))
             if found is not None:
                 objects.close()  # stops git cat-file
                 break
-    if found is not None or gitio.is_bare(root):
+    if found is not None or grepo.is_bare(root):
         return found
-    for rel in gitio.zsplit(gitio.git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")):
+    for rel in zsplit(output(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root)):
         p = root / rel
         if not p.is_file() or p.is_symlink():
             continue

@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from keyguard.incident import gitio
+from keyguard.git import objects as gobjects
+from keyguard.git import refs as grefs
+from keyguard.git import repo as grepo
+from keyguard.git.run import is_null_id, output, zsplit
 from keyguard.incident.facts import KINDS, Location, Occurrence
 from keyguard.incident.needles import Match, Matcher, needles_for
 from keyguard.redact import scrub
 
-CHUNK = gitio.CHUNK
-ZERO = "0" * 40
+CHUNK = gobjects.CHUNK
 
 
 @dataclass
@@ -74,7 +76,7 @@ def locate(root: Path, secret: str, *, worktree: bool = True, encoded: bool = Tr
         elif h.type == "tree":
             occ.append(Occurrence("tree", path=_tree_names(h, secret), object_id=h.oid,
                                   note="a file or folder name holds the value"))
-    if worktree and not gitio.is_bare(root):
+    if worktree and not grepo.is_bare(root):
         occ += _scan_worktree(root, matcher, stats, warnings)
 
     encodings = sorted({m.needle.encoding for h in hits for m in h.matches}
@@ -89,7 +91,7 @@ def locate(root: Path, secret: str, *, worktree: bool = True, encoded: bool = Tr
 def _scan_store(root: Path, matcher: Matcher, stats: dict[str, int]) -> list[_ObjHit]:
     """Stream every object through ``matcher``; the objects that hold a needle."""
     hits: list[_ObjHit] = []
-    for oid, otype, chunks in gitio.all_objects(root, stats):
+    for oid, otype, chunks in gobjects.all_objects(root, stats):
         matcher.reset()
         keep = otype in ("commit", "tag", "tree")
         whole = []
@@ -110,12 +112,13 @@ _LOG_FORMAT = "%x01%H%x00%P%x00%an <%ae>%x00%aI"
 
 def _log_changes(root: Path, blob_ids: list[str], revs: list[str], stdin: bytes | None = None) -> list[_Change]:
     """Changes adding or removing any of ``blob_ids`` in the commits ``revs`` select."""
-    args = ["log", *revs, "--no-abbrev", "--raw", "-z", "--no-renames", "--no-ext-diff",
+    args = ["log", *revs, "--no-abbrev", "--raw", "-z", "--no-renames", "--no-ext-diff", "--no-textconv",
+            "--no-show-signature",
             "--diff-merges=first-parent", f"--format={_LOG_FORMAT}"]
     args += [f"--find-object={b}" for b in blob_ids]
     if stdin is not None:
         args.append("--stdin")
-    out = gitio.git(root, *args, input=stdin)
+    out = output(args, root, input=stdin)
     wanted = set(blob_ids)
     changes: list[_Change] = []
     commit = None
@@ -148,20 +151,16 @@ def _log_changes(root: Path, blob_ids: list[str], revs: list[str], stdin: bytes 
 
 def _unreachable(root: Path) -> tuple[list[str], list[str]]:
     """``(commits, blobs)`` no ref reaches (reflogs not counted as reaching)."""
-    out = gitio.git(root, "fsck", "--unreachable", "--no-reflogs", "--no-progress", ok=(0, 1, 2))
-    commits, blobs = [], []
-    for line in out.decode("utf-8", "replace").splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0] == "unreachable":
-            (commits if parts[1] == "commit" else blobs if parts[1] == "blob" else []).append(parts[2])
-    return commits, blobs
+    found = gobjects.unreachable(root)
+    return found.get("commit", []), found.get("blob", [])
 
 
 def _stash_parts(root: Path) -> dict[str, tuple[str, str]]:
     """commit -> (stash@{n}, part) for each stash entry's commits (work tree, index, untracked)."""
     parts: dict[str, tuple[str, str]] = {}
-    for name, w in gitio.stash_entries(root):
-        parents = gitio.git(root, "rev-list", "--no-walk", "--parents", w).decode().split()[1:]
+    for n, w in enumerate(gobjects.stash_commits(root)):
+        name = grefs.stash_label(n)
+        parents = output(["rev-list", "--no-walk", "--parents", w], root).decode().split()[1:]
         parts[w] = (name, "working-tree changes")
         if len(parents) >= 2:
             parts.setdefault(parents[1], (name, "staged changes"))
@@ -182,12 +181,7 @@ def _blob_occurrences(root: Path, blobs: dict[str, _ObjHit], stats: dict[str, in
     stats["commits_touching"] = len({c.commit for c in changes})
 
     stash = _stash_parts(root) if changes else {}
-    refs_cache: dict[str, list[str]] = {}
-
-    def refs_of(commit: str) -> list[str]:
-        if commit not in refs_cache:
-            refs_cache[commit] = [r for r in gitio.refs_containing(root, commit) if r != "refs/stash"]
-        return refs_cache[commit]
+    refs_of = grefs.containing(root, {c.commit for c in changes if c.commit not in stash})
 
     removals: dict[tuple[str, str], list[str]] = {}
     for c in changes:
@@ -210,7 +204,7 @@ def _blob_occurrences(root: Path, blobs: dict[str, _ObjHit], stats: dict[str, in
             name, part = stash[c.commit]
             refs, note = (name,), f"{name} {part}"
         else:
-            refs = tuple(refs_of(c.commit))
+            refs = refs_of[c.commit]
             if refs:
                 kind = "commit"
             elif c.commit in walked:
@@ -240,20 +234,21 @@ def _blob_occurrences(root: Path, blobs: dict[str, _ObjHit], stats: dict[str, in
 
 def _staged_blobs(root: Path) -> dict[str, list[str]]:
     """blob -> paths for index entries that differ from HEAD (what the next commit would add)."""
-    if gitio.is_bare(root):
+    if grepo.is_bare(root):
         return {}
-    has_head = bool(gitio.git(root, "rev-parse", "--verify", "-q", "HEAD", ok=(0, 1)).strip())
+    has_head = grepo.resolve_commit(root, "HEAD") is not None
     if has_head:
-        out = gitio.git(root, "diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-ext-diff")
+        out = output(["diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-ext-diff",
+                      "--no-textconv"], root)
         toks = out.split(b"\0")
         res: dict[str, list[str]] = {}
         for i in range(0, len(toks) - 1, 2):
             meta = toks[i].lstrip(b"\n").decode().lstrip(":").split()
-            if len(meta) >= 5 and meta[3] != ZERO:
+            if len(meta) >= 5 and not is_null_id(meta[3]):
                 res.setdefault(meta[3], []).append(toks[i + 1].decode("utf-8", "surrogateescape"))
         return res
     res = {}
-    for entry in gitio.zsplit(gitio.git(root, "ls-files", "-s", "-z")):
+    for entry in zsplit(output(["ls-files", "-s", "-z"], root)):
         meta, _, path = entry.partition("\t")
         parts = meta.split()
         if len(parts) >= 2:
@@ -317,7 +312,7 @@ def _commit_message(root: Path, hit: _ObjHit) -> Occurrence:
     hdr, n = _headers(hit.data)
     author, date = _ident(hdr.get("author", ""))
     line, count, enc, note = _message_line(hit, n)
-    refs = tuple(r for r in gitio.refs_containing(root, hit.oid) if r != "refs/stash")
+    refs = grefs.containing(root, [hit.oid])[hit.oid]
     if not refs:
         note = (note + "; " if note else "") + "no branch or tag contains this commit"
     return Occurrence("commit-message", path="<commit message>", line=line, count=count, encoding=enc,
@@ -328,8 +323,7 @@ def _tag_message(root: Path, hit: _ObjHit) -> Occurrence:
     hdr, n = _headers(hit.data)
     tagger, date = _ident(hdr.get("tagger", ""))
     line, count, enc, note = _message_line(hit, n)
-    out = gitio.git(root, "for-each-ref", "refs/tags", "--format=%(objectname) %(refname:short)").decode()
-    names = tuple("tag:" + name for oid, _, name in (l.partition(" ") for l in out.splitlines()) if oid == hit.oid)
+    names = tuple(grefs.tag_objects(root).get(hit.oid, ()))
     if not names:
         note = (note + "; " if note else "") + "no tag ref points to this tag object (deleted tag?)"
     return Occurrence("tag-message", path=hdr.get("tag", ""), line=line, count=count, encoding=enc,
@@ -356,8 +350,7 @@ def _tree_names(hit: _ObjHit, secret: str) -> str:
 
 def _scan_worktree(root: Path, matcher: Matcher, stats: dict[str, int], warnings: list[str]) -> list[Occurrence]:
     """Tracked and untracked (not ignored) files on disk."""
-    paths = dict.fromkeys(gitio.zsplit(gitio.git(root, "ls-files", "-z", "--cached", "--others",
-                                                 "--exclude-standard")))
+    paths = dict.fromkeys(zsplit(output(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root)))
     out: list[Occurrence] = []
     n_files = n_bytes = 0
     for rel in paths:

@@ -46,18 +46,20 @@ Where the time goes (sqlalchemy: 4.5 GB of blobs, 2 cores, ``bench/history.sh``)
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as _dt
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from keyguard.errors import GitError
+from keyguard.git import commits as gcommits
+from keyguard.git import objects as gobjects
+from keyguard.git import refs as grefs
+from keyguard.git import repo as grepo
+from keyguard.git.objects import BatchReader, CatFile, Entry
+from keyguard.git.run import output as git_output
+from keyguard.git.run import run as git_run
 from keyguard.model import Provenance
-from keyguard.sources import gitcmd
 from keyguard.sources.interface import LocatedHit, Source
 from keyguard.sources.sniff import is_skippable_binary
 
@@ -77,22 +79,8 @@ PARALLEL_MIN_BYTES = 64 << 20
 MAX_REF_LOOKUPS = 100
 """At most this many commits get their containing refs looked up."""
 REFS_PER_FINDING = 5
-ZERO = "0" * 40
-_SCANNED_TYPES = (b"blob", b"commit", b"tag")
-_GITLINK = b"160000"
 
 Progress = Callable[[int, int], None]
-Entry = tuple  # (oid: str, type: str, size: int)
-
-
-@dataclasses.dataclass
-class _Intro:
-    """The earliest commit seen introducing a blob at a path."""
-
-    time: int
-    commit: str
-    old: tuple[str, ...]
-    """The blob ids the parents had at that path (empty when added)."""
 
 
 class HistorySource(Source):
@@ -101,9 +89,14 @@ class HistorySource(Source):
     ``rev_range``: a revision range or single revision (``A..B``, ``A...B``, ``B``).
     ``since``: only commits after this ref (``since..HEAD``). ``progress``:
     called as ``progress(done, total)`` with objects scanned. ``include_unreachable``:
-    also report hits in objects no ref reaches. ``workers``: reader processes
+    also walk every reflog and the commits ``git fsck`` finds unreachable, and
+    report hits in them (kinds ``reflog`` and ``unreachable``) and in blobs no
+    commit holds (path ``<unreachable>``). ``workers``: reader processes
     (default: CPU count, at most 4). ``only_new``: drop hits inherited from the
-    parent's version of the same path.
+    parent's version of the same path. ``skip``: ids (raw bytes, 20 or 32 long)
+    of objects known to hold nothing (the audit cache); they are not read, and
+    after the scan ``known_clean`` holds those that still exist and
+    ``clean_after`` the ids read that held no hit (full scans only).
     """
 
     kind = "history"
@@ -111,7 +104,8 @@ class HistorySource(Source):
     def __init__(self, root: str | Path, rev_range: str | None = None, since: str | None = None,
                  progress: Progress | None = None, include_unreachable: bool = False,
                  workers: int | None = None, only_new: bool = True,
-                 chunk_threshold: int = CHUNK_THRESHOLD, max_size: int = MAX_SIZE):
+                 chunk_threshold: int = CHUNK_THRESHOLD, max_size: int = MAX_SIZE,
+                 skip: set[bytes] | frozenset[bytes] | None = None):
         super().__init__()
         if rev_range and since:
             raise GitError("give either a revision range or --since, not both")
@@ -124,6 +118,9 @@ class HistorySource(Source):
         self.only_new = only_new
         self.chunk_threshold = chunk_threshold
         self.max_size = max_size
+        self.skip = skip
+        self.known_clean: set[bytes] = set()
+        self.clean_after: set[bytes] = set()
         self.stats = {"commits": 0, "blobs": 0, "bytes": 0, "skipped": 0}
 
     # -- the flow -------------------------------------------------------------
@@ -131,9 +128,8 @@ class HistorySource(Source):
         """Hits in blobs and messages of the selected history, with provenance."""
         ranged = self.rev_range is not None or self.since is not None
         if ranged:
-            log = _Log(self._range_revs(), None)
-            log.run(self.root)
-            entries = self._sizes(log.range_objects())
+            log = gcommits.Log(self._range_revs(), None).run(self.root)
+            entries = gobjects.sizes(self.root, log.range_objects())
         else:
             entries = self._all_objects()
             log = None
@@ -141,46 +137,36 @@ class HistorySource(Source):
         self.stats["blobs"] = sum(1 for e in entries if e[1] == "blob")
         self.stats["objects"] = len(entries)  # blobs, commits, tags: what the progress bar counts
         found = self._scan(entries, detector)
+        if self.skip is not None and not ranged:
+            self.clean_after = {bytes.fromhex(e[0]) for e in entries if e[0] not in found}
         if not found:
             return
+        walk = None
         if log is None:
             targets = {oid for oid, (kind, _) in found.items() if kind == "blob"}
-            log = _Log(self._all_revs(), targets)
-            log.run(self.root)
-        yield from self._attribute(found, log, detector, ranged)
+            walk = _Walk.of_all(self.root, self.include_unreachable)
+            log = gcommits.Log(["--all", *walk.extra], targets).run(self.root, stdin=walk.hidden or None)
+        yield from self._attribute(found, log, detector, ranged, walk)
 
     # -- what to read -----------------------------------------------------------
     def _all_objects(self) -> list[Entry]:
-        out = gitcmd.output(["cat-file", "--batch-all-objects", "--unordered",
-                             "--batch-check=%(objectname) %(objecttype) %(objectsize)"], self.root)
-        toks = iter(out.split())  # one C call; per-line splitting cost 0.3 s on 280k objects
-        del out
-        kinds = {k: k.decode() for k in _SCANNED_TYPES}
-        return [(oid.decode(), kinds[kind], int(size)) for oid, kind, size in zip(toks, toks, toks)
-                if kind in kinds]
-
-    def _sizes(self, oids: list[str]) -> list[Entry]:
-        if not oids:
-            return []
-        out = gitcmd.output(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
-                            self.root, input="\n".join(oids).encode() + b"\n")
-        entries = []
-        for line in out.splitlines():
-            parts = line.split(b" ")
-            if len(parts) == 3 and parts[1] in _SCANNED_TYPES:
-                entries.append((parts[0].decode(), parts[1].decode(), int(parts[2])))
-        return entries
-
-    def _stash_commits(self) -> list[str]:
-        proc = gitcmd.run(["log", "-g", "--format=%H", "refs/stash", "--"], self.root, check=False)
-        return proc.stdout.decode().split() if proc.returncode == 0 else []
-
-    def _all_revs(self) -> list[str]:
-        return ["--all", *self._stash_commits()]
+        entries = gobjects.list_objects(self.root)
+        if not self.skip:
+            return entries
+        fresh = []
+        skip, known = self.skip, self.known_clean
+        for entry in entries:
+            oid = bytes.fromhex(entry[0])
+            if oid in skip:
+                known.add(oid)
+            else:
+                fresh.append(entry)
+        self.stats["cached"] = len(entries) - len(fresh)
+        return fresh
 
     def _range_revs(self) -> list[str]:
         if self.since is not None:
-            if gitcmd.resolve_commit(self.root, self.since) is None:
+            if grepo.resolve_commit(self.root, self.since) is None:
                 raise GitError(f"--since: unknown revision {self.since!r}")
             return [f"{self.since}..HEAD"]
         rng = self.rev_range.strip()
@@ -229,9 +215,11 @@ class HistorySource(Source):
         return found
 
     # -- attribution -----------------------------------------------------------------
-    def _attribute(self, found, log: "_Log", detector: "Detector", ranged: bool) -> Iterator[LocatedHit]:
+    def _attribute(self, found, log: gcommits.Log, detector: "Detector", ranged: bool,
+                   walk: "_Walk | None") -> Iterator[LocatedHit]:
         pending: list[tuple["Hit", str, str, str, str]] = []  # (hit, path, kind, commit, blob)
-        with gitcmd.CatFile(self.root) as cat:
+        unreachable_ok = self.include_unreachable and not ranged
+        with CatFile(self.root) as cat:
             old_secrets: dict[str, set[str]] = {}
 
             def secrets_of(oid: str) -> set[str]:
@@ -241,12 +229,13 @@ class HistorySource(Source):
                     old_secrets[oid] = {h.secret for h in detector.scan(data)} if data else set()
                 return old_secrets[oid]
 
+            tag_refs = grefs.tag_objects(self.root) if any(k == "tag" for k, _ in found.values()) else {}
             tags: dict[str, tuple[str, str, str, str]] = {}
             for oid, (kind, hits) in found.items():
                 if kind == "blob":
                     intros = log.intros.get(oid)
                     if not intros:
-                        if self.include_unreachable and not ranged:
+                        if unreachable_ok:
                             pending.extend((h, "<unreachable>", "unreachable", "", oid) for h in hits)
                         continue
                     for path, intro in intros.items():
@@ -257,15 +246,13 @@ class HistorySource(Source):
                         pending.extend((h, path, "blob", intro.commit, oid)
                                        for h in hits if h.secret not in inherited)
                 elif kind == "commit":
-                    reachable = oid in log.commits
-                    if reachable or (self.include_unreachable and not ranged):
-                        pending.extend((h, "<commit-message>", "commit-message" if reachable else "unreachable",
-                                        oid, "") for h in hits)
+                    if oid in log.commits or unreachable_ok:
+                        pending.extend((h, "<commit-message>", "commit-message", oid, "") for h in hits)
                 elif kind == "tag":
                     got = cat.read(oid)
-                    target, name, tagger, date = _parse_tag(got[1] if got else b"")
+                    target, name, tagger, date = gcommits.parse_tag(got[1] if got else b"")
                     tags[oid] = (target, name, tagger, date)
-                    reachable = oid in log.tag_objects(self.root) or target in log.commits
+                    reachable = oid in tag_refs or target in log.commits
                     if reachable or self.include_unreachable:
                         pending.extend((h, f"<tag-message:{name}>", "tag-message" if reachable else "unreachable",
                                         target, oid) for h in hits)
@@ -273,48 +260,42 @@ class HistorySource(Source):
             for _, _, kind, commit, _ in pending:
                 if commit and commit not in meta and kind != "tag-message":
                     got = cat.read(commit)
-                    meta[commit] = _parse_commit_meta(got[1]) if got and got[0] == "commit" else ("", "")
-        refs = self._refs_containing({p[3] for p in pending if p[3] and p[2] != "unreachable"}, log)
+                    meta[commit] = gcommits.parse_commit(got[1]) if got and got[0] == "commit" else ("", "")
+        commits = {p[3] for p in pending if p[3] and p[2] != "tag-message"}
+        refs = self._refs_containing(commits, log, walk)
         at_head = self._secrets_at_head(found, {p[0].secret for p in pending}, ranged)
         for hit, path, kind, commit, blob in pending:
-            if kind == "tag-message":
+            present = (hit.secret in at_head) if at_head is not None else None
+            if kind == "tag-message" or (kind == "unreachable" and blob in tags):
                 target, name, tagger, date = tags[blob]
                 prov = Provenance(commit=target, author=tagger, date=date, kind=kind, blob=blob,
-                                  refs=(f"tags/{name}",), present_at_head=hit.secret in at_head if at_head is not None else None)
+                                  refs=tuple(tag_refs.get(blob, ())), present_at_head=present)
             else:
+                if commit and kind in ("blob", "commit-message") and walk is not None and not refs.get(commit):
+                    kind = walk.kind_of(commit) if kind == "blob" else kind
                 author, date = meta.get(commit, ("", ""))
                 prov = Provenance(commit=commit, author=author, date=date, kind=kind, blob=blob,
-                                  refs=refs.get(commit, ()),
-                                  present_at_head=(hit.secret in at_head) if at_head is not None else None)
+                                  refs=refs.get(commit, ()), present_at_head=present)
             yield LocatedHit(hit, path, prov)
 
-    def _refs_containing(self, commits: set[str], log: "_Log") -> dict[str, tuple[str, ...]]:
-        """A few ref names whose history contains each commit (stash entries by stash@{n})."""
-        stash_labels: dict[str, str] = {}
-        for n, sha in enumerate(self._stash_commits()):
-            label = f"stash@{{{n}}}"
-            for c in (sha, *log.parents.get(sha, ())[1:]):
-                stash_labels.setdefault(c, label)
-        result: dict[str, tuple[str, ...]] = {}
-        for i, commit in enumerate(sorted(commits)):
-            names: list[str] = []
-            if i < MAX_REF_LOOKUPS:
-                out = gitcmd.run(["for-each-ref", f"--count={REFS_PER_FINDING}", "--contains", commit,
-                                  "--format=%(refname:short)"], self.root, check=False).stdout
-                names = out.decode("utf-8", "replace").split()
-            elif i == MAX_REF_LOOKUPS:
-                self.warnings.append(f"refs looked up for the first {MAX_REF_LOOKUPS} commits with findings only")
-            if commit in stash_labels and stash_labels[commit] not in names:
-                names.append(stash_labels[commit])
-            result[commit] = tuple(names)
-        return result
+    def _refs_containing(self, commits: set[str], log: gcommits.Log,
+                         walk: "_Walk | None") -> dict[str, tuple[str, ...]]:
+        """The names of the refs whose history contains each commit (one walk for all; stash entries
+        as ``stash@{n}``), at most ``REFS_PER_FINDING`` each unless unreachable objects are included."""
+        limit = None if self.include_unreachable else REFS_PER_FINDING
+        result = {c: list(names) for c, names in grefs.containing(self.root, commits, limit=limit).items()}
+        stash = walk.stash if walk is not None else _stash_labels(self.root, log)
+        for commit in commits:
+            if commit in stash and stash[commit] not in result[commit]:
+                result[commit].append(stash[commit])
+        return {c: tuple(v) for c, v in result.items()}
 
     def _secrets_at_head(self, found, secrets: set[str], ranged: bool) -> set[str] | None:
         """The secrets among ``secrets`` that a file at HEAD still holds (None without HEAD)."""
-        if not secrets or gitcmd.resolve_commit(self.root, "HEAD") is None:
+        if not secrets or grepo.resolve_commit(self.root, "HEAD") is None:
             return None
         if not ranged:
-            out = gitcmd.output(["ls-tree", "-r", "-z", "--full-tree", "HEAD"], self.root)
+            out = git_output(["ls-tree", "-r", "-z", "--full-tree", "HEAD"], self.root)
             at_head: set[str] = set()
             for rec in out.split(b"\0"):
                 meta = rec.partition(b"\t")[0].split(b" ")
@@ -323,78 +304,67 @@ class HistorySource(Source):
                     if oid in found:
                         at_head.update(h.secret for h in found[oid][1])
             return at_head & secrets
-        proc = gitcmd.run(["grep", "-h", "-o", "-I", "-F", "--no-color", "-f", "-", "HEAD", "--"],
-                          self.root, input="\n".join(sorted(secrets)).encode() + b"\n", check=False)
+        proc = git_run(["grep", "-h", "-o", "-I", "-F", "--no-color", "--no-textconv", "-f", "-", "HEAD", "--"],
+                       self.root, input="\n".join(sorted(secrets)).encode() + b"\n", check=False)
         if proc.returncode not in (0, 1):
             return None
         return {line for line in proc.stdout.decode("utf-8", "replace").splitlines()} & secrets
 
 
-class _Log:
-    """One ``git log -c --raw`` pass: commits, their parents, and where blobs were introduced."""
+def _stash_labels(root: Path, log: gcommits.Log) -> dict[str, str]:
+    """commit -> ``stash@{n}`` for each stash entry's commits (work tree, index and untracked parts)."""
+    labels: dict[str, str] = {}
+    for n, sha in enumerate(gobjects.stash_commits(root)):
+        for c in (sha, *log.parents.get(sha, ())[1:]):
+            labels.setdefault(c, grefs.stash_label(n))
+    return labels
 
-    def __init__(self, revs: list[str], targets: set[str] | None):
-        self.revs = revs
-        self.targets = targets
-        """Blob ids to attribute; None = all (range scans read every introduced blob)."""
-        self.commits: set[str] = set()
-        self.parents: dict[str, tuple[str, ...]] = {}
-        self.intros: dict[str, dict[str, _Intro]] = {}
-        self._tag_objects: set[str] | None = None
 
-    def run(self, cwd: Path) -> None:
-        """Walk the history once and record it."""
-        args = ["log", *self.revs, "-c", "--raw", "-z", "--no-abbrev", "--no-renames", "--root",
-                "--no-ext-diff", "--format=%x01%H %ct %P", "--"]
-        out = gitcmd.output(args, cwd)
-        targets = self.targets
-        commit, ctime = "", 0
-        toks = out.split(b"\0")
-        i, n = 0, len(toks)
-        while i < n:
-            tok = toks[i]
-            i += 1
-            if tok[:1] == b"\n":
-                tok = tok.lstrip(b"\n")
-            if not tok:
-                continue
-            if tok[0] == 1:  # \x01 commit header
-                fields = tok[1:].decode().split(" ")
-                commit, ctime = fields[0], int(fields[1] or 0)
-                self.commits.add(commit)
-                self.parents[commit] = tuple(fields[2:])
-                continue
-            if tok[0] != 58:  # ':'
-                continue
-            path = toks[i]
-            i += 1
-            colons = len(tok) - len(tok.lstrip(b":"))
-            meta = tok[colons:].split(b" ")
-            modes = meta[:colons + 1]
-            oids = meta[colons + 1:2 * colons + 2]
-            new = oids[-1].decode()
-            if new == ZERO or modes[-1] == _GITLINK or modes[-1] == b"000000":
-                continue
-            if targets is not None and new not in targets:
-                continue
-            spath = gitcmd.decode_path(path)
-            per_path = self.intros.setdefault(new, {})
-            prev = per_path.get(spath)
-            if prev is None or ctime < prev.time:
-                old = tuple(o.decode() for o in oids[:-1] if o.decode() != ZERO)
-                per_path[spath] = _Intro(ctime, commit, old)
+class _Walk:
+    """What a full scan walks besides ``--all``: stash entries, and with unreachable objects
+    included, every reflog's commits and the commits ``git fsck`` finds unreachable."""
 
-    def range_objects(self) -> list[str]:
-        """Every commit and introduced blob of the walk (range scans)."""
-        return [*self.commits, *self.intros]
+    def __init__(self, extra: list[str], hidden: list[str], reflog: set[str] | None, stash: dict[str, str]):
+        self.extra = extra
+        """Revisions for the command line (stash entries, reflog commits)."""
+        self.hidden = hidden
+        """Unreachable commits, fed on stdin (there may be many)."""
+        self.reflog = reflog
+        self.stash = stash
 
-    def tag_objects(self, cwd: Path) -> set[str]:
-        """Annotated tag objects that refs point at (those are reachable)."""
-        if self._tag_objects is None:
-            out = gitcmd.output(["for-each-ref", "--format=%(objectname) %(objecttype)"], cwd)
-            self._tag_objects = {line.split()[0].decode() for line in out.splitlines()
-                                 if line.endswith(b" tag")}
-        return self._tag_objects
+    @classmethod
+    def of_all(cls, root: Path, include_unreachable: bool) -> "_Walk":
+        stash_commits = gobjects.stash_commits(root)
+        parents = _parents(root, stash_commits)
+        stash: dict[str, str] = {}
+        for n, sha in enumerate(stash_commits):
+            for c in (sha, *parents.get(sha, ())[1:]):
+                stash.setdefault(c, grefs.stash_label(n))
+        if not include_unreachable:
+            return cls(stash_commits, [], None, stash)
+        reflog = gobjects.reflog_commits(root)
+        hidden = gobjects.unreachable(root).get("commit", [])
+        return cls(list(dict.fromkeys([*stash_commits, *reflog])), hidden, set(reflog), stash)
+
+    def kind_of(self, commit: str) -> str:
+        """``reflog`` or ``unreachable`` for a commit no ref contains (stash parts, and every
+        commit when unreachable objects are not included, stay ``blob``)."""
+        if commit in self.stash or self.reflog is None:
+            return "blob"
+        return "reflog" if commit in self.reflog else "unreachable"
+
+
+def _parents(root: Path, commits: list[str]) -> dict[str, tuple[str, ...]]:
+    if not commits:
+        return {}
+    out = git_output(["rev-list", "--no-walk", "--parents", "--stdin"], root,
+                     input="".join(f"{c}\n" for c in commits).encode())
+    res = {}
+    for line in out.decode().splitlines():
+        ids = line.split()
+        if ids:
+            res[ids[0]] = tuple(ids[1:])
+    return res
 
 
 # -- the reading engine (also runs inside worker processes) ---------------------------
@@ -411,13 +381,7 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
     about ``WINDOW`` bytes; only the objects ``detector.pieces_with_needles`` names
     (and possible zip/UTF-16 objects) are scanned.
     """
-    with tempfile.TemporaryFile() as ids:
-        ids.write("".join(f"{e[0]}\n" for e in entries).encode())
-        ids.seek(0)
-        proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], cwd=cwd, stdin=ids,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=gitcmd.git_env(),
-                                bufsize=1 << 16)
-    gitcmd.set_pipe_size(proc.stdout.fileno())
+    proc = gobjects.batch_stream(cwd, [e[0] for e in entries])
     stream = proc.stdout
     scanned = skipped = 0
     try:
@@ -430,7 +394,7 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
                 if got != head:
                     raise GitError(f"git cat-file: unexpected output for {oid[:12]}")
                 if size > max_size:
-                    gitcmd.BatchReader(stream).skip(size)
+                    BatchReader(stream).skip(size)
                     report(("warn", f"blob {oid[:12]}: skipped, {size >> 20} MiB is above the size limit"))
                     skipped += 1
                 elif size > chunk_threshold:
@@ -517,11 +481,7 @@ def _encoded_head(head: bytes) -> bool:
 def _scan_one(kind: str, body: bytes, detector: "Detector") -> list | None:
     """Hits in one object's content (messages only for commits and tags); None if skipped as binary."""
     if kind in ("commit", "tag"):
-        cut = body.find(b"\n\n")
-        body = body[cut + 2:] if cut >= 0 else b""
-        if kind == "tag":
-            sig = body.find(b"-----BEGIN PGP SIGNATURE-----")
-            body = body[:sig] if sig >= 0 else body
+        body = gcommits.message(kind, body)
         return detector.scan(body) if body else []
     if is_skippable_binary(body):
         return None
@@ -530,7 +490,7 @@ def _scan_one(kind: str, body: bytes, detector: "Detector") -> list | None:
 
 def _scan_big(stream, size: int, detector: "Detector") -> list | None:
     """Scan one huge blob in pieces; None when skipped as binary."""
-    reader = gitcmd.BatchReader(stream)
+    reader = BatchReader(stream)
     chunks = reader.chunks(size, CHUNK)
     first = next(chunks, b"")
     if is_skippable_binary(first):
@@ -621,46 +581,3 @@ def _run_workers(cwd, slices, detector, handle, chunk_threshold, max_size) -> No
             if p.is_alive():
                 p.terminate()
             p.join()
-
-
-# -- small parsers ---------------------------------------------------------------------
-def _iso(ts: bytes, tz: bytes) -> str:
-    try:
-        sign = -1 if tz.startswith(b"-") else 1
-        off = _dt.timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])) * sign
-        return _dt.datetime.fromtimestamp(int(ts), _dt.timezone(off)).isoformat()
-    except (ValueError, OverflowError):
-        return ""
-
-
-def _person(line: bytes) -> tuple[str, str]:
-    """``Name <email>`` and ISO date from an ``author``/``tagger`` header value."""
-    head, _, rest = line.rpartition(b">")
-    parts = rest.split()
-    who = (head + b">").decode("utf-8", "replace").strip()
-    return who, _iso(parts[0], parts[1]) if len(parts) >= 2 else ""
-
-
-def _parse_commit_meta(raw: bytes) -> tuple[str, str]:
-    """Author ``Name <email>`` and ISO author date of a raw commit object."""
-    for line in raw.split(b"\n"):
-        if not line:
-            break
-        if line.startswith(b"author "):
-            return _person(line[7:])
-    return "", ""
-
-
-def _parse_tag(raw: bytes) -> tuple[str, str, str, str]:
-    """Target id, tag name, tagger and ISO date of a raw tag object."""
-    target = name = who = date = ""
-    for line in raw.split(b"\n"):
-        if not line:
-            break
-        if line.startswith(b"object "):
-            target = line[7:].decode()
-        elif line.startswith(b"tag "):
-            name = line[4:].decode("utf-8", "replace")
-        elif line.startswith(b"tagger "):
-            who, date = _person(line[7:])
-    return target, name, who, date

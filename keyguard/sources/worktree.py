@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Sequence
 
-from keyguard.sources import gitcmd
+from keyguard.git import run as grun
 from keyguard.sources.interface import LocatedHit, Source
 from keyguard.sources.sniff import SNIFF, is_skippable_binary
 
@@ -98,9 +98,9 @@ class WorktreeSource(Source):
             yield from self._git_listed(in_git)
 
     def _git_listed(self, rel_paths: list[str]) -> Iterator[tuple[str, Path]]:
-        out = gitcmd.output(["--literal-pathspecs", "ls-files", "-z", "--cached", "--others",
+        out = grun.output(["--literal-pathspecs", "ls-files", "-z", "--cached", "--others",
                              "--exclude-standard", "--full-name", "--", *rel_paths], self.root)
-        for path in gitcmd.zsplit(out):
+        for path in grun.zsplit(out):
             yield path, self.root / path
 
     def _walk(self, top: Path) -> Iterator[tuple[str, Path]]:
