@@ -67,14 +67,19 @@ class Repo:
         return self.git("rev-parse", "HEAD").strip()
 
 
+OBJECT_FORMATS = ("sha1", "sha256")
+"""git's object formats; tests parametrize ``repo`` over them with ``indirect=True``."""
+
+
 @pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    """An empty repository with branch ``main`` and no commits."""
+def repo(tmp_path: Path, request) -> Repo:
+    """An empty repository with branch ``main`` and no commits (SHA-1, or the object
+    format given by an indirect parameter: ``@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)``)."""
     path = tmp_path / "repo"
     path.mkdir()
     (tmp_path / "home").mkdir()
     r = Repo(path)
-    r.git("init", "-q", "-b", "main")
+    r.git("init", "-q", "-b", "main", f"--object-format={getattr(request, 'param', 'sha1')}")
     r.git("config", "user.name", "Test Author")
     r.git("config", "user.email", "author@example.com")
     r.git("config", "commit.gpgsign", "false")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import keys
+from conftest import OBJECT_FORMATS
 
 EARLY = ("Early Bird", "early@example.com", "2024-01-02T10:00:00+00:00")
 
@@ -79,6 +80,7 @@ def _no_key(key: str, *texts) -> None:
         assert key not in t
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_offline_lists_every_place(leaky, keyguard, tmp_path):
     repo, key, ids = leaky
     out = tmp_path / "out"
@@ -177,6 +179,7 @@ def test_output_dir_inside_worktree_is_refused(leaky, keyguard):
     _no_key(key, r.stdout, r.stderr)
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_unreachable_objects_dropped_stash_and_staged_blob(repo, keyguard, tmp_path):
     key = keys.api_key("flx_api_")
     repo.write("a.txt", "a\n")
