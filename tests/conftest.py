@@ -24,6 +24,12 @@ _CACHE = tempfile.mkdtemp(prefix="keyguard-test-cache-")
 os.environ["XDG_CACHE_HOME"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, True)
 
+# keyguard.redact shows the key prefixes of the loaded rules; tests that call it
+# directly compare with what a command that loaded the rules prints
+from keyguard.detect.rulepack import load_rules  # noqa: E402
+
+load_rules()
+
 ROOT = Path(__file__).resolve().parent.parent
 SARIF_SCHEMA = Path(__file__).resolve().parent / "schemas" / "sarif-schema-2.1.0.json"
 """The OASIS SARIF 2.1.0 JSON schema, carried in the repository (origin: tests/schemas/README.md)."""

@@ -289,18 +289,18 @@ def test_outside_a_repository(tmp_path, keyguard):
 
 def test_locate_reads_big_blobs_in_chunks(repo):
     """A value straddling the 1 MiB read boundary of a big blob is found, with its line."""
-    from keyguard.git import objects as gitio
+    from keyguard.sources import blob
     from keyguard.incident.locate import locate
     key = keys.platform_key()
-    filler = ("x" * 99 + "\n") * ((gitio.CHUNK // 100))
-    head = filler[: gitio.CHUNK - 10]
+    filler = ("x" * 99 + "\n") * ((blob.CHUNK // 100))
+    head = filler[: blob.CHUNK - 10]
     repo.write("big.txt", head + key + "\n")
     c = _commit(repo, "big", "2024-01-01T00:00:00+00:00")
     loc = locate(repo.path, key)
     got = [(o.kind, o.commit, o.line) for o in loc.occurrences]
     line = head.count("\n") + 1
     assert ("commit", c, line) in got and ("worktree", "", line) in got
-    assert loc.stat("object_bytes") > gitio.CHUNK
+    assert loc.stat("object_bytes") > blob.CHUNK
 
 
 def test_matcher_counts_each_occurrence_once_across_chunks():

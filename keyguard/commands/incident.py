@@ -133,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from keyguard.incident.locate import locate
     from keyguard.incident.revoke import DONE, recorded, revoke_if_live
     from keyguard.model import Revocation
+    from keyguard.detect.rulepack import load_rules
     from keyguard.redact import fingerprint, redact, scrub
 
     if args.yes and args.no_revoke:
@@ -162,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
             _say(args, "the key was given as an argument: it may now be in your shell history; "
                        "pass it on stdin next time")
         fp = fingerprint(secret)
+    load_rules()  # redaction shows the key prefixes the rules define
     shown = redact(secret)
     out_dir = _output_dir(args, root, git_dir, bare)
     if args.purge and (out_dir / "mirror.git").exists():

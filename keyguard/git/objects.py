@@ -22,8 +22,8 @@ from typing import IO, Iterator, Sequence
 from keyguard.errors import GitError
 from keyguard.git.run import first_line, git_env, output, popen, run, set_pipe_size
 
-CHUNK = 8 << 20
-"""Bytes read at a time from objects read in pieces."""
+CHUNK = 1 << 20
+"""Bytes read from the pipe at a time when an object is read in pieces (callers may ask for more)."""
 
 Entry = tuple  # (oid: str, type: str, size: int)
 

@@ -17,6 +17,7 @@ from keyguard.git import objects as gobjects
 from keyguard.git import repo as grepo
 from keyguard.git.run import output, zsplit
 from keyguard.redact import fingerprint
+from keyguard.sources import blob
 
 FINGERPRINT = re.compile(r"kg1:[0-9a-f]{32}")
 """The shape of ``keyguard.redact.fingerprint`` output."""
@@ -43,7 +44,7 @@ def find_secret(root: Path, fp: str, *, rule_paths=(), stats: dict[str, int] | N
         return None
 
     found = None
-    objects = gobjects.all_objects(root, stats)
+    objects = gobjects.all_objects(root, stats, blob.CHUNK)
     for _oid, otype, chunks in objects:
         if otype in ("blob", "commit", "tag"):
             found = match(detector.scan_chunks(chunks))

@@ -28,8 +28,9 @@ from keyguard.git.run import is_null_id, output, zsplit
 from keyguard.incident.facts import KINDS, Location, Occurrence
 from keyguard.incident.needles import Match, Matcher, needles_for
 from keyguard.redact import scrub
+from keyguard.sources import blob
 
-CHUNK = gobjects.CHUNK
+CHUNK = blob.CHUNK
 
 
 @dataclass
@@ -91,7 +92,7 @@ def locate(root: Path, secret: str, *, worktree: bool = True, encoded: bool = Tr
 def _scan_store(root: Path, matcher: Matcher, stats: dict[str, int]) -> list[_ObjHit]:
     """Stream every object through ``matcher``; the objects that hold a needle."""
     hits: list[_ObjHit] = []
-    for oid, otype, chunks in gobjects.all_objects(root, stats):
+    for oid, otype, chunks in gobjects.all_objects(root, stats, CHUNK):
         matcher.reset()
         keep = otype in ("commit", "tag", "tree")
         whole = []

@@ -108,12 +108,6 @@ class Matcher:
         self._tail_start = base + cut
         self._tail = buf[cut:]
 
-    def search(self, data: bytes) -> list[Match]:
-        """All needles found in one whole text (convenience for small texts)."""
-        self.reset()
-        self.feed(data)
-        return self.done()
-
     def done(self) -> list[Match]:
         """The matches of the current text, in needle order."""
         return [self.matches[i] for i in sorted(self.matches)]

@@ -60,8 +60,9 @@ from keyguard.git.objects import BatchReader, CatFile, Entry
 from keyguard.git.run import output as git_output
 from keyguard.git.run import run as git_run
 from keyguard.model import Provenance
+from keyguard.sources import blob
+from keyguard.sources.blob import CHUNK, CHUNK_THRESHOLD, MAX_SIZE
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources.sniff import is_skippable_binary
 
 if TYPE_CHECKING:
     from keyguard.detect.detector import Detector
@@ -69,11 +70,6 @@ if TYPE_CHECKING:
 
 WINDOW = 256 << 10
 """Bytes of whole objects read and prefiltered at once (64 KiB-1 MiB measured within 5%)."""
-CHUNK_THRESHOLD = 64 << 20
-"""Blobs larger than this are scanned in pieces (``Detector.scan_chunks``)."""
-CHUNK = 8 << 20
-MAX_SIZE = 1 << 30
-"""Blobs larger than this are skipped with a warning."""
 PARALLEL_MIN_BYTES = 64 << 20
 """Below this much data one in-process reader is faster than starting workers."""
 MAX_REF_LOOKUPS = 100
@@ -393,9 +389,10 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
                 got = stream.read(len(head))
                 if got != head:
                     raise GitError(f"git cat-file: unexpected output for {oid[:12]}")
-                if size > max_size:
+                warning = blob.too_big(f"blob {oid[:12]}", size, max_size)
+                if warning:
                     BatchReader(stream).skip(size)
-                    report(("warn", f"blob {oid[:12]}: skipped, {size >> 20} MiB is above the size limit"))
+                    report(("warn", warning))
                     skipped += 1
                 elif size > chunk_threshold:
                     hits = _scan_big(stream, size, detector)
@@ -437,7 +434,7 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
             marked = detector.pieces_with_needles(data, ends)
             if _maybe_encoded(data, starts):
                 marked.update(k for k, s in enumerate(starts)
-                              if _encoded_head(data[s:s + min(entries[i + k][2], 1024)]))
+                              if blob.may_be_encoded(data[s:s + min(entries[i + k][2], 1024)]))
             for k in sorted(marked):
                 oid, kind, size = entries[i + k]
                 start = starts[k]
@@ -458,10 +455,6 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
     report(("stat", "skipped", skipped))
 
 
-_ZIP_MAGIC = b"PK\x03\x04"
-_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
 def _maybe_encoded(window: bytes, starts: list[int]) -> bool:
     """Whether a window may hold a zip archive or UTF-16 text (the window test cannot see those).
 
@@ -470,12 +463,7 @@ def _maybe_encoded(window: bytes, starts: list[int]) -> bool:
     """
     if b"\0" in window:  # memchr: nearly free
         return True
-    return any(window.startswith(_ZIP_MAGIC, s) or window[s:s + 2] in _BOMS for s in starts)
-
-
-def _encoded_head(head: bytes) -> bool:
-    """Whether an object starting with ``head`` may be a zip archive or UTF-16/32 text."""
-    return head.startswith(_ZIP_MAGIC) or head[:2] in _BOMS or b"\0" in head
+    return any(blob.may_be_encoded(window[s:s + 4]) for s in starts)
 
 
 def _scan_one(kind: str, body: bytes, detector: "Detector") -> list | None:
@@ -483,28 +471,13 @@ def _scan_one(kind: str, body: bytes, detector: "Detector") -> list | None:
     if kind in ("commit", "tag"):
         body = gcommits.message(kind, body)
         return detector.scan(body) if body else []
-    if is_skippable_binary(body):
-        return None
-    return detector.scan(body)
+    return blob.scan_whole(body, detector)
 
 
 def _scan_big(stream, size: int, detector: "Detector") -> list | None:
     """Scan one huge blob in pieces; None when skipped as binary."""
-    reader = BatchReader(stream)
-    chunks = reader.chunks(size, CHUNK)
-    first = next(chunks, b"")
-    if is_skippable_binary(first):
-        for _ in chunks:
-            pass
-        return None
-
-    def pieces():
-        yield first
-        yield from chunks
-    hits = detector.scan_chunks(pieces())
-    for _ in chunks:
-        pass
-    return hits
+    chunks = BatchReader(stream).chunks(size, CHUNK)
+    return blob.scan_pieces(next(chunks, b""), chunks, detector)
 
 
 def _split(entries: list[Entry], parts: int) -> list[list[Entry]]:

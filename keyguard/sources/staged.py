@@ -27,16 +27,13 @@ from keyguard.git import objects as gobjects
 from keyguard.git import repo as grepo
 from keyguard.git import run as grun
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources.sniff import is_skippable_binary
+from keyguard.sources import blob
+from keyguard.sources.blob import CHUNK_THRESHOLD, MAX_SIZE
 
 if TYPE_CHECKING:
     from keyguard.detect.detector import Detector
     from keyguard.model import Hit
 
-CHUNK_THRESHOLD = 64 << 20
-"""Blobs larger than this are scanned in pieces (``Detector.scan_chunks``)."""
-MAX_SIZE = 1 << 30
-"""Blobs larger than this are skipped with a warning."""
 _GITLINK = "160000"
 
 
@@ -190,33 +187,22 @@ class StagedSource(Source):
             self.warnings.append(f"{path}: staged blob {oid[:12]} is missing from the object store")
             return []
         _, size = head
-        if size > self.max_size:
+        warning = blob.too_big(path, size, self.max_size)
+        if warning:
             cat.reader.skip(size)
             self.stats["skipped"] += 1
-            self.warnings.append(f"{path}: skipped, {size >> 20} MiB is above the size limit")
+            self.warnings.append(warning)
             return []
         self.stats["bytes"] += size
         if size > self.chunk_threshold:
-            chunks = cat.reader.chunks(size)
-            first = next(chunks, b"")
-            if is_skippable_binary(first):
-                for _ in chunks:
-                    pass
-                self.stats["skipped"] += 1
-                return []
-
-            def all_chunks():
-                yield first
-                yield from chunks
-            hits = detector.scan_chunks(all_chunks())
-            for _ in chunks:  # in case the detector stopped early
-                pass
-            return hits
-        data = cat.reader.body(size)
-        if is_skippable_binary(data):
+            chunks = cat.reader.chunks(size, blob.CHUNK)
+            hits = blob.scan_pieces(next(chunks, b""), chunks, detector)
+        else:
+            hits = blob.scan_whole(cat.reader.body(size), detector)
+        if hits is None:
             self.stats["skipped"] += 1
             return []
-        return detector.scan(data)
+        return hits
 
 
 def _parse_raw(out: bytes) -> tuple[list[tuple[str, str, str, str]], bytes]:
