@@ -114,7 +114,7 @@ def test_offline_lists_every_place(leaky, keyguard, tmp_path):
     assert (msg["commit"], msg["line"]) == (ids["message"], 3)
     assert "main" in msg["refs"]
 
-    tag = find("tag-message", path="v1.0")
+    tag = find("tag-message", path="<tag-message:v1.0>")  # spelled as scan --history spells it
     assert (tag["commit"], tag["line"], tag["refs"]) == (ids["message"], 3, ["tags/v1.0"])
 
     wt = find("worktree", path="local.env")
@@ -207,7 +207,7 @@ def test_unreachable_objects_dropped_stash_and_staged_blob(repo, keyguard, tmp_p
     assert ("unreachable", lost, "secret.txt", 1) in got
     assert ("unreachable", dropped, "a.txt", 2) in got
     assert ("index", "", "c.txt", 1) in got
-    assert ("loose-blob", "", "", 3) in got
+    assert ("loose-blob", "", "<unreachable>", 3) in got
     assert not any(o["kind"] == "worktree" for o in occ)
     # no ref reaches any of it: no history rewrite (no file holding the secret), a local clean-up instead
     assert not (out / "replacements.txt").exists()

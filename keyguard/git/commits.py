@@ -99,6 +99,9 @@ class Log:
         self.commits: set[str] = set()
         self.parents: dict[str, tuple[str, ...]] = {}
         self.intros: dict[str, dict[str, Intro]] = {}
+        self.removals: dict[tuple[str, str], list[str]] = {}
+        """(blob, path) -> commits that replaced or deleted that blob at that path by one without it
+        (only for ``targets``)."""
 
     def run(self, cwd: str | Path, stdin: list[str] | None = None) -> "Log":
         """Walk the history once and record it (``stdin``: more commits to walk from)."""
@@ -134,9 +137,13 @@ class Log:
             modes = meta[:colons + 1]
             oids = meta[colons + 1:2 * colons + 2]
             new = oids[-1].decode()
-            if is_null_id(new) or modes[-1] == _GITLINK or modes[-1] == b"000000":
-                continue
             if targets is not None and new not in targets:
+                if colons == 1 and targets:  # a target replaced or deleted (merges: not a removal)
+                    old = oids[0].decode()
+                    if old in targets:
+                        self.removals.setdefault((old, decode_path(path)), []).append(commit)
+                continue
+            if is_null_id(new) or modes[-1] == _GITLINK or modes[-1] == b"000000":
                 continue
             spath = decode_path(path)
             per_path = self.intros.setdefault(new, {})
@@ -149,3 +156,17 @@ class Log:
     def range_objects(self) -> list[str]:
         """Every commit and introduced blob of the walk (range scans)."""
         return [*self.commits, *self.intros]
+
+
+def tree_entries(raw: bytes, id_len: int) -> list[tuple[bytes, bytes, bytes]]:
+    """``(name, mode, raw id)`` of each entry of a raw tree object (ids are ``id_len`` bytes:
+    20 for SHA-1, 32 for SHA-256)."""
+    out, pos, n = [], 0, len(raw)
+    while pos < n:
+        nul = raw.find(b"\0", pos)
+        if nul < 0:
+            break
+        mode, _, name = raw[pos:nul].partition(b" ")
+        out.append((name, mode, raw[nul + 1:nul + 1 + id_len]))
+        pos = nul + 1 + id_len
+    return out

@@ -222,3 +222,43 @@ def unreachable(cwd: str | Path) -> dict[str, list[str]]:
         if len(parts) == 3 and parts[0] == "unreachable":
             found.setdefault(parts[1], []).append(parts[2])
     return found
+
+
+STASH_PARTS = ("working-tree changes", "staged changes", "untracked files")
+"""What a stash entry's commit and its 2nd and 3rd parents hold."""
+
+
+def stash_parts(cwd: str | Path) -> dict[str, tuple[int, str]]:
+    """commit -> (stash entry number, part) for every stash entry's commits (``STASH_PARTS``)."""
+    entries = stash_commits(cwd)
+    if not entries:
+        return {}
+    out = output(["rev-list", "--no-walk=unsorted", "--parents", "--stdin"], cwd,
+                 input="".join(f"{c}\n" for c in entries).encode())
+    parents = {ids[0]: ids[1:] for ids in (line.split() for line in out.decode().splitlines()) if ids}
+    parts: dict[str, tuple[int, str]] = {}
+    for n, w in enumerate(entries):
+        parts.setdefault(w, (n, STASH_PARTS[0]))
+        for k, p in enumerate(parents.get(w, [])[1:3], start=1):
+            parts.setdefault(p, (n, STASH_PARTS[k]))
+    return parts
+
+
+def staged_blobs(cwd: str | Path, has_head: bool) -> dict[str, list[str]]:
+    """blob -> paths of index entries that differ from HEAD (every entry when there is no HEAD)."""
+    res: dict[str, list[str]] = {}
+    if has_head:
+        out = output(["diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-ext-diff",
+                      "--no-textconv"], cwd)
+        toks = out.split(b"\0")
+        for i in range(0, len(toks) - 1, 2):
+            meta = toks[i].lstrip(b"\n").decode().lstrip(":").split()
+            if len(meta) >= 5 and meta[3].strip("0"):
+                res.setdefault(meta[3], []).append(toks[i + 1].decode("utf-8", "surrogateescape"))
+        return res
+    for rec in output(["ls-files", "-s", "-z"], cwd).split(b"\0"):
+        meta, _, path = rec.partition(b"\t")
+        parts = meta.split()
+        if len(parts) >= 2:
+            res.setdefault(parts[1].decode(), []).append(path.decode("utf-8", "surrogateescape"))
+    return res

@@ -93,6 +93,14 @@ class HistorySource(Source):
     of objects known to hold nothing (the audit cache); they are not read, and
     after the scan ``known_clean`` holds those that still exist and
     ``clean_after`` the ids read that held no hit (full scans only).
+
+    ``include_unreachable`` (full scans) also covers what ``keyguard incident``
+    searches: besides every reflog and unreachable commit, file and folder
+    names in trees (path ``<file-name>``, kind ``tree``), blobs staged in the
+    index and in no commit (kind ``index``), blobs no commit or index entry
+    holds (path ``<unreachable>``) and, unless ``worktree`` is False or the
+    repository is bare, the files on disk (kind ``worktree``, as
+    ``keyguard scan`` reads them).
     """
 
     kind = "history"
@@ -101,7 +109,7 @@ class HistorySource(Source):
                  progress: Progress | None = None, include_unreachable: bool = False,
                  workers: int | None = None, only_new: bool = True,
                  chunk_threshold: int = CHUNK_THRESHOLD, max_size: int = MAX_SIZE,
-                 skip: set[bytes] | frozenset[bytes] | None = None):
+                 skip: set[bytes] | frozenset[bytes] | None = None, worktree: bool = True):
         super().__init__()
         if rev_range and since:
             raise GitError("give either a revision range or --since, not both")
@@ -115,6 +123,9 @@ class HistorySource(Source):
         self.chunk_threshold = chunk_threshold
         self.max_size = max_size
         self.skip = skip
+        self.worktree = worktree
+        self.log: gcommits.Log | None = None
+        """The history walk of the last scan (``removals`` says which commits replaced a blob)."""
         self.known_clean: set[bytes] = set()
         self.clean_after: set[bytes] = set()
         self.stats = {"commits": 0, "blobs": 0, "bytes": 0, "skipped": 0}
@@ -123,11 +134,12 @@ class HistorySource(Source):
     def located_hits(self, detector: "Detector") -> Iterator[LocatedHit]:
         """Hits in blobs and messages of the selected history, with provenance."""
         ranged = self.rev_range is not None or self.since is not None
+        everything = self.include_unreachable and not ranged
         if ranged:
             log = gcommits.Log(self._range_revs(), None).run(self.root)
             entries = gobjects.sizes(self.root, log.range_objects())
         else:
-            entries = self._all_objects()
+            entries = self._all_objects(everything)
             log = None
         self.stats["commits"] = sum(1 for e in entries if e[1] == "commit")
         self.stats["blobs"] = sum(1 for e in entries if e[1] == "blob")
@@ -135,18 +147,30 @@ class HistorySource(Source):
         found = self._scan(entries, detector)
         if self.skip is not None and not ranged:
             self.clean_after = {bytes.fromhex(e[0]) for e in entries if e[0] not in found}
-        if not found:
-            return
-        walk = None
-        if log is None:
-            targets = {oid for oid, (kind, _) in found.items() if kind == "blob"}
-            walk = _Walk.of_all(self.root, self.include_unreachable)
-            log = gcommits.Log(["--all", *walk.extra], targets).run(self.root, stdin=walk.hidden or None)
-        yield from self._attribute(found, log, detector, ranged, walk)
+        if found:
+            walk = None
+            if log is None:
+                targets = {oid for oid, (kind, _) in found.items() if kind == "blob"}
+                walk = _Walk.of_all(self.root, self.include_unreachable)
+                log = gcommits.Log(["--all", *walk.extra], targets).run(self.root, stdin=walk.hidden or None)
+            self.log = log
+            yield from self._attribute(found, log, detector, ranged, walk)
+        if everything and self.worktree and not grepo.is_bare(self.root):
+            yield from self._worktree(detector)
 
+    def _worktree(self, detector: "Detector") -> Iterator[LocatedHit]:
+        from keyguard.sources.worktree import WorktreeSource
+
+        disk = WorktreeSource(self.root, chunk_threshold=self.chunk_threshold, max_size=self.max_size)
+        for lh in disk.located_hits(detector):
+            yield LocatedHit(lh.hit, lh.path, Provenance(commit="", kind="worktree"))
+        self.warnings.extend(disk.warnings)
+        for k, v in disk.stats.items():
+            self.stats[f"worktree_{k}"] = v
     # -- what to read -----------------------------------------------------------
-    def _all_objects(self) -> list[Entry]:
-        entries = gobjects.list_objects(self.root)
+    def _all_objects(self, trees: bool = False) -> list[Entry]:
+        entries = gobjects.list_objects(self.root, ("blob", "commit", "tag", "tree") if trees
+                                        else ("blob", "commit", "tag"))
         if not self.skip:
             return entries
         fresh = []
@@ -226,13 +250,18 @@ class HistorySource(Source):
                 return old_secrets[oid]
 
             tag_refs = grefs.tag_objects(self.root) if any(k == "tag" for k, _ in found.values()) else {}
+            staged: dict[str, list[str]] = {}
+            if unreachable_ok and not grepo.is_bare(self.root):
+                staged = gobjects.staged_blobs(self.root, grepo.resolve_commit(self.root, "HEAD") is not None)
             tags: dict[str, tuple[str, str, str, str]] = {}
             for oid, (kind, hits) in found.items():
                 if kind == "blob":
                     intros = log.intros.get(oid)
                     if not intros:
                         if unreachable_ok:
-                            pending.extend((h, "<unreachable>", "unreachable", "", oid) for h in hits)
+                            for path in staged.get(oid, ["<unreachable>"]):
+                                kind = "index" if oid in staged else "unreachable"
+                                pending.extend((h, path, kind, "", oid) for h in hits)
                         continue
                     for path, intro in intros.items():
                         inherited: set[str] = set()
@@ -244,6 +273,8 @@ class HistorySource(Source):
                 elif kind == "commit":
                     if oid in log.commits or unreachable_ok:
                         pending.extend((h, "<commit-message>", "commit-message", oid, "") for h in hits)
+                elif kind == "tree":
+                    pending.extend((h, "<file-name>", "tree", "", oid) for h in hits)
                 elif kind == "tag":
                     got = cat.read(oid)
                     target, name, tagger, date = gcommits.parse_tag(got[1] if got else b"")
@@ -309,11 +340,7 @@ class HistorySource(Source):
 
 def _stash_labels(root: Path, log: gcommits.Log) -> dict[str, str]:
     """commit -> ``stash@{n}`` for each stash entry's commits (work tree, index and untracked parts)."""
-    labels: dict[str, str] = {}
-    for n, sha in enumerate(gobjects.stash_commits(root)):
-        for c in (sha, *log.parents.get(sha, ())[1:]):
-            labels.setdefault(c, grefs.stash_label(n))
-    return labels
+    return {c: grefs.stash_label(n) for c, (n, _) in gobjects.stash_parts(root).items()}
 
 
 class _Walk:
@@ -330,12 +357,9 @@ class _Walk:
 
     @classmethod
     def of_all(cls, root: Path, include_unreachable: bool) -> "_Walk":
-        stash_commits = gobjects.stash_commits(root)
-        parents = _parents(root, stash_commits)
-        stash: dict[str, str] = {}
-        for n, sha in enumerate(stash_commits):
-            for c in (sha, *parents.get(sha, ())[1:]):
-                stash.setdefault(c, grefs.stash_label(n))
+        parts = gobjects.stash_parts(root)
+        stash = {c: grefs.stash_label(n) for c, (n, _) in parts.items()}
+        stash_commits = [c for c, (_, part) in parts.items() if part == gobjects.STASH_PARTS[0]]
         if not include_unreachable:
             return cls(stash_commits, [], None, stash)
         reflog = gobjects.reflog_commits(root)
@@ -348,19 +372,6 @@ class _Walk:
         if commit in self.stash or self.reflog is None:
             return "blob"
         return "reflog" if commit in self.reflog else "unreachable"
-
-
-def _parents(root: Path, commits: list[str]) -> dict[str, tuple[str, ...]]:
-    if not commits:
-        return {}
-    out = git_output(["rev-list", "--no-walk", "--parents", "--stdin"], root,
-                     input="".join(f"{c}\n" for c in commits).encode())
-    res = {}
-    for line in out.decode().splitlines():
-        ids = line.split()
-        if ids:
-            res[ids[0]] = tuple(ids[1:])
-    return res
 
 
 # -- the reading engine (also runs inside worker processes) ---------------------------
@@ -405,7 +416,7 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
                     data = stream.read(size + 1)
                     scanned += size
                     if detector.might_contain(data):
-                        hits = _scan_one(kind, data[:size], detector)
+                        hits = _scan_one(kind, data[:size], detector, len(oid) // 2)
                         if hits is None:
                             skipped += 1
                         elif hits:
@@ -440,7 +451,7 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
                 start = starts[k]
                 if data[start - len(oid) - len(kind) - len(str(size)) - 3:start] != _header(oid, kind, size):
                     raise GitError(f"git cat-file: unexpected output for {oid[:12]}")
-                hits = _scan_one(kind, data[start:start + size], detector)
+                hits = _scan_one(kind, data[start:start + size], detector, len(oid) // 2)
                 if hits is None:
                     skipped += 1
                 elif hits:
@@ -466,11 +477,15 @@ def _maybe_encoded(window: bytes, starts: list[int]) -> bool:
     return any(blob.may_be_encoded(window[s:s + 4]) for s in starts)
 
 
-def _scan_one(kind: str, body: bytes, detector: "Detector") -> list | None:
-    """Hits in one object's content (messages only for commits and tags); None if skipped as binary."""
+def _scan_one(kind: str, body: bytes, detector: "Detector", id_len: int = 20) -> list | None:
+    """Hits in one object's content (messages only for commits and tags, entry names only for
+    trees, one per line); None if skipped as binary."""
     if kind in ("commit", "tag"):
         body = gcommits.message(kind, body)
         return detector.scan(body) if body else []
+    if kind == "tree":
+        names = b"\n".join(name for name, _, _ in gcommits.tree_entries(body, id_len))
+        return detector.scan(names) if names else []
     return blob.scan_whole(body, detector)
 
 
