@@ -474,7 +474,8 @@ def _maybe_encoded(window: bytes, starts: list[int]) -> bool:
     """
     if b"\0" in window:  # memchr: nearly free
         return True
-    return any(blob.may_be_encoded(window[s:s + 4]) for s in starts)
+    zip_magic, boms = blob.ZIP_MAGIC, blob.BOMS[:2]
+    return any(window.startswith(zip_magic, s) or window[s:s + 2] in boms for s in starts)
 
 
 def _scan_one(kind: str, body: bytes, detector: "Detector", id_len: int = 20) -> list | None:
