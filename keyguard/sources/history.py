@@ -349,9 +349,9 @@ class _Walk:
 
     def __init__(self, extra: list[str], hidden: list[str], reflog: set[str] | None, stash: dict[str, str]):
         self.extra = extra
-        """Revisions for the command line (stash entries, reflog commits)."""
+        """Options for the command line (``--reflog``: every reflog's commits)."""
         self.hidden = hidden
-        """Unreachable commits, fed on stdin (there may be many)."""
+        """Stash entries and unreachable commits, fed on stdin (there may be many)."""
         self.reflog = reflog
         self.stash = stash
 
@@ -361,10 +361,10 @@ class _Walk:
         stash = {c: grefs.stash_label(n) for c, (n, _) in parts.items()}
         stash_commits = [c for c, (_, part) in parts.items() if part == gobjects.STASH_PARTS[0]]
         if not include_unreachable:
-            return cls(stash_commits, [], None, stash)
+            return cls([], stash_commits, None, stash)
         reflog = gobjects.reflog_commits(root)
         hidden = gobjects.unreachable(root).get("commit", [])
-        return cls(list(dict.fromkeys([*stash_commits, *reflog])), hidden, set(reflog), stash)
+        return cls(["--reflog"], [*stash_commits, *hidden], set(reflog), stash)
 
     def kind_of(self, commit: str) -> str:
         """``reflog`` or ``unreachable`` for a commit no ref contains (stash parts, and every
