@@ -27,12 +27,14 @@ How (each unique blob is read once)
 
   Only when something hits does a ``git log -c --raw`` pass attribute the hit
   blobs: for each (blob, path) the earliest commit that introduced it (merge
-  resolutions included, via the combined diff), its author and date, a few refs
-  containing it (``git for-each-ref --contains``) and whether the secret is
-  still in a file at HEAD. A hit whose secret was already in the parent's
-  version of the same path is inherited, not new, and not reported again
-  (``only_new``). Hits in objects no ref reaches are dropped unless
-  ``include_unreachable`` (then reported with kind ``unreachable``).
+  resolutions included, via the combined diff), its author and date, the refs
+  containing it (``keyguard.git.refs.containing``: one walk for all commits)
+  and whether the secret is still in a file at HEAD. A hit whose secret was
+  already in the parent's version of the same path is inherited, not new, and
+  not reported again (``only_new``). Hits in objects no ref reaches are dropped
+  unless ``include_unreachable``: then every reflog and fsck's unreachable
+  commits are walked too (kinds ``reflog`` / ``unreachable``), and tree names,
+  the index, loose blobs and the work tree are reported (see the class doc).
   Range scans take their blobs and commits from the ``git log -c --raw`` pass
   over the range itself.
 
@@ -72,9 +74,8 @@ WINDOW = 256 << 10
 """Bytes of whole objects read and prefiltered at once (64 KiB-1 MiB measured within 5%)."""
 PARALLEL_MIN_BYTES = 64 << 20
 """Below this much data one in-process reader is faster than starting workers."""
-MAX_REF_LOOKUPS = 100
-"""At most this many commits get their containing refs looked up."""
 REFS_PER_FINDING = 5
+"""Ref names shown per finding (all of them with ``include_unreachable``)."""
 
 Progress = Callable[[int, int], None]
 
