@@ -35,7 +35,7 @@ hyperfine --runs "$RUNS" --warmup 1 --style basic --export-json "$WORK/h.json" \
   -n floor-ordered "git -C '$REPO' cat-file --batch-all-objects --batch > /dev/null" \
   -n floor-unordered "git -C '$REPO' cat-file --batch-all-objects --batch --unordered > /dev/null" \
   -n keyguard "PYTHONPATH='$ROOT' '$PY' '$HERE/run_history.py' '$REPO' 2>/dev/null" \
-  -n keyguard-cli "PYTHONPATH='$ROOT' '$PY' -m keyguard scan --history --repo '$REPO' -q --no-progress -f json -o /dev/null || true" >&2
+  -n keyguard-cli "PYTHONPATH='$ROOT' '$PY' -m keyguard scan --history --repo '$REPO' -q --no-progress -f json -o '$WORK/report.json' || true" >&2
 
 echo "peak RSS:" >&2
 /usr/bin/time -f "  floor-unordered git: %M KB" git -C "$REPO" cat-file --batch-all-objects --batch --unordered > /dev/null

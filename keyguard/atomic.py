@@ -2,7 +2,8 @@
 
 Every file keyguard writes (reports, the baseline, caches, incident files)
 goes through here, so an interrupted run never leaves a half-written file in
-place of a good one.
+place of a good one. A target that is not a regular file (``/dev/null``,
+``/dev/stdout``, a FIFO) is written to directly: it has nothing to lose.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ def atomic_open(path: str | Path, *, binary: bool = False, mode: int | None = No
     even for a moment).
     """
     target = Path(path)
+    if _special(target):
+        # /dev/null, /dev/stdout, a FIFO: nothing to replace (renaming over it would swap the
+        # device for a regular file, for every program on the machine when run as root)
+        with open(target, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as fh:
+            yield fh
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)  # created 0600
     try:
         with (os.fdopen(fd, "wb") if binary else
@@ -40,6 +47,15 @@ def atomic_open(path: str | Path, *, binary: bool = False, mode: int | None = No
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _special(target: Path) -> bool:
+    """Whether ``target`` exists and is not a regular file (a device, a FIFO, a socket)."""
+    import stat
+    try:
+        return not stat.S_ISREG(os.stat(target).st_mode) and not stat.S_ISDIR(os.stat(target).st_mode)
+    except OSError:
+        return False
 
 
 def write_atomic(path: str | Path, data: str | bytes, *, mode: int | None = None) -> None:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keyguard.errors import ConfigError
+from keyguard.sources.blob import MAX_SIZE as DEFAULT_MAX_FILE_SIZE  # larger files are skipped
 
-DEFAULT_MAX_FILE_SIZE = 1 << 30  # 1 GiB: larger files are skipped with a warning
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
 _KNOWN = {"rules", "exclude", "allow", "max-file-size", "fail-on", "baseline", "hygiene"}
 

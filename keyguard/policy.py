@@ -54,24 +54,19 @@ def describe(args, config, root, baseline_path: str | None) -> dict[str, str]:
     return out
 
 
-def one_line(policy: dict[str, str]) -> str:
-    """``policy: config …; exclude …; …`` for text reports."""
-    return "policy: " + "; ".join(f"{k} {v}" for k, v in policy.items())
-
-
 def exclude_warning(root: Path | None, exclude) -> str | None:
     """A warning when ``exclude`` matches most of the files git tracks in ``root`` (None if not)."""
     if not exclude or root is None:
         return None
     from keyguard.errors import GitError
     from keyguard.scan import path_excluded
-    from keyguard.sources import gitcmd
+    from keyguard.git import run as grun
 
     try:
-        files = gitcmd.zsplit(gitcmd.output(["ls-files", "-z"], root))
+        files = grun.zsplit(grun.output(["ls-files", "-z"], root))
     except GitError:  # a bare repository: judge by HEAD's tree
         try:
-            files = gitcmd.zsplit(gitcmd.output(["ls-tree", "-r", "-z", "--name-only", "HEAD"], root))
+            files = grun.zsplit(grun.output(["ls-tree", "-r", "-z", "--name-only", "HEAD"], root))
         except GitError:
             return None
     if not files:

@@ -7,20 +7,28 @@ same fingerprint on every machine and every run (SARIF partialFingerprints,
 allow lists, ``keyguard incident <fingerprint>``), and it cannot be reversed.
 """
 
-# Known literal prefixes, longest first, so flx_refresh_ wins over flx_.
-# (Display only: the rules in rules/*.toml decide what is a key.)
-_PREFIXES = (
-    "flx_refresh_", "flux_prod_", "flux_dev_", "flux_stg_", "flux_ci_",
-    "flx_api_", "flx_sa_", "flx_",
-)
+_prefixes: tuple[str, ...] = ()
+"""The literal prefixes of the loaded rules, longest first (``flx_refresh_`` wins over ``flx_``).
+Filled by ``keyguard.detect.rulepack.load_rules`` through ``use_rules``: the rule packs are the
+one place a prefix is written."""
 _FINGERPRINT_KEY = b"keyguard/fingerprint/v1"
 ELLIPSIS = "\u2026"
 
 
+def use_rules(rules) -> None:
+    """Show the literal ``prefix`` of each of ``rules`` (and those already known) in full."""
+    global _prefixes
+    known = set(_prefixes) | {r.prefix for r in rules if getattr(r, "prefix", "")}
+    _prefixes = tuple(sorted(known, key=lambda p: (-len(p), p)))
+
+
 def redact(secret: str) -> str:
-    """Return the displayable form of ``secret``: prefix + first 4 + … + last 4."""
+    """Return the displayable form of ``secret``: prefix + first 4 + … + last 4.
+
+    The prefix is a loaded rule's literal prefix; before any rule is loaded
+    there is none, and only the first and last four characters show."""
     prefix = ""
-    for p in _PREFIXES:
+    for p in _prefixes:
         if secret.startswith(p):
             prefix = p
             break

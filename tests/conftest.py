@@ -24,6 +24,12 @@ _CACHE = tempfile.mkdtemp(prefix="keyguard-test-cache-")
 os.environ["XDG_CACHE_HOME"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, True)
 
+# keyguard.redact shows the key prefixes of the loaded rules; tests that call it
+# directly compare with what a command that loaded the rules prints
+from keyguard.detect.rulepack import load_rules  # noqa: E402
+
+load_rules()
+
 ROOT = Path(__file__).resolve().parent.parent
 SARIF_SCHEMA = Path(__file__).resolve().parent / "schemas" / "sarif-schema-2.1.0.json"
 """The OASIS SARIF 2.1.0 JSON schema, carried in the repository (origin: tests/schemas/README.md)."""
@@ -67,14 +73,19 @@ class Repo:
         return self.git("rev-parse", "HEAD").strip()
 
 
+OBJECT_FORMATS = ("sha1", "sha256")
+"""git's object formats; tests parametrize ``repo`` over them with ``indirect=True``."""
+
+
 @pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    """An empty repository with branch ``main`` and no commits."""
+def repo(tmp_path: Path, request) -> Repo:
+    """An empty repository with branch ``main`` and no commits (SHA-1, or the object
+    format given by an indirect parameter: ``@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)``)."""
     path = tmp_path / "repo"
     path.mkdir()
     (tmp_path / "home").mkdir()
     r = Repo(path)
-    r.git("init", "-q", "-b", "main")
+    r.git("init", "-q", "-b", "main", f"--object-format={getattr(request, 'param', 'sha1')}")
     r.git("config", "user.name", "Test Author")
     r.git("config", "user.email", "author@example.com")
     r.git("config", "commit.gpgsign", "false")

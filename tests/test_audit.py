@@ -8,8 +8,9 @@ import secrets
 from pathlib import Path
 
 import jsonschema
+import pytest
 
-from conftest import SARIF_SCHEMA, Repo
+from conftest import OBJECT_FORMATS, SARIF_SCHEMA, Repo
 from keys import platform_key
 
 SCHEMA = json.loads(SARIF_SCHEMA.read_text())
@@ -81,6 +82,7 @@ def test_audit_end_to_end_against_the_test_server(fluxloop_server, keyguard, rep
             assert secret not in blob
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_audit_is_incremental_and_marks_new_findings(keyguard, repo: Repo, tmp_path: Path):
     env = {"HOME": str(tmp_path)}
     old = platform_key("flux_ci_")

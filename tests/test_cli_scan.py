@@ -65,6 +65,26 @@ def test_output_file_and_exit_codes(repo: Repo, keyguard, tmp_path):
     assert "cannot write" in r.stderr.decode() and "No such file or directory" in r.stderr.decode()
 
 
+def test_output_to_a_fifo_writes_into_it_and_leaves_it_a_fifo(repo: Repo, keyguard, tmp_path):
+    """``-o /dev/null`` or a named pipe: written through, never replaced by a regular file."""
+    import os
+    import stat
+    import threading
+
+    repo.write("app/config.yaml", f"api_key: {platform_key('flux_dev_')}\n")
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    r = keyguard("scan", "--format", "json", "--output", str(fifo), cwd=repo.path)
+    reader.join(timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert json.loads(got[0])["findings"][0]["path"] == "app/config.yaml"
+    assert not any(p.name.startswith(".report.fifo-") for p in tmp_path.iterdir())
+
+
 def test_stdin(keyguard, tmp_path):
     key = platform_key("flux_ci_")
     r = keyguard("scan", "--stdin", cwd=tmp_path, input=f"export FLUXLOOP_API_KEY={key}\n".encode())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Repo
+from conftest import OBJECT_FORMATS, Repo
 from keys import api_key, platform_key
 from test_source_support import secrets
 
@@ -23,6 +23,7 @@ def by_secret(found, key):
     return [lh for lh in found if lh.hit.secret == key]
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_key_added_then_deleted_is_found_with_provenance(repo, detector):
     key = platform_key()
     repo.write("README", "hi\n")
@@ -67,6 +68,7 @@ def test_key_only_on_an_unmerged_branch(repo, detector):
     assert lh.provenance.present_at_head is False
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_key_introduced_by_a_merge_resolution(repo, detector):
     """The key is in neither parent: `git log -p` shows no diff for it; the combined diff does."""
     repo.write("settings.txt", "a\nb\nc\n")
@@ -100,6 +102,7 @@ def test_key_in_a_commit_message(repo, detector):
     assert lh.hit.line == 3
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_key_in_an_annotated_tag_message(repo, detector):
     key = platform_key()
     repo.write("a", "1\n")
@@ -113,6 +116,7 @@ def test_key_in_an_annotated_tag_message(repo, detector):
     assert lh.provenance.refs == ("tags/v1.0",)
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_stash_entries_older_unstaged_and_untracked(repo, detector):
     repo.write("app.py", "x = 1\n")
     repo.commit("base")
@@ -181,6 +185,7 @@ def test_each_blob_is_read_once_and_reported_once(repo, detector):
     assert len(by_secret(found, key)) == 2
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_range_and_since(repo, detector):
     old, new = platform_key(), platform_key()
     repo.write("a.env", f"K={old}\n")
@@ -213,18 +218,25 @@ def test_bad_range_is_a_one_line_error(repo, detector):
         history(repo, detector, since="nope")
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_unreachable_objects_only_on_request(repo, detector):
     repo.write("a", "1\n")
     repo.commit("init")
     key = platform_key()
     repo.write("lost.env", f"K={key}\n")
-    repo.commit("oops")
+    oops = repo.commit("oops")
     repo.git("reset", "-q", "--hard", "HEAD~1")  # commit only in the reflog now
     found, _ = history(repo, detector)
     assert by_secret(found, key) == []
     found, _ = history(repo, detector, include_unreachable=True)
     [lh] = by_secret(found, key)
-    assert lh.provenance.kind == "unreachable" and lh.provenance.blob
+    # the reflog is walked: the commit and path are known, and no ref holds it
+    assert (lh.path, lh.provenance.kind, lh.provenance.commit, lh.provenance.refs) == \
+        ("lost.env", "reflog", oops, ())
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    found, _ = history(repo, detector, include_unreachable=True)
+    [lh] = by_secret(found, key)  # the commit is unreachable now, still in the store
+    assert (lh.path, lh.provenance.kind, lh.provenance.commit) == ("lost.env", "unreachable", oops)
 
 
 def test_progress_and_parallel_readers_agree(repo, detector, monkeypatch):

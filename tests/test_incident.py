@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import keys
+from conftest import OBJECT_FORMATS
 
 EARLY = ("Early Bird", "early@example.com", "2024-01-02T10:00:00+00:00")
 
@@ -79,6 +80,7 @@ def _no_key(key: str, *texts) -> None:
         assert key not in t
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_offline_lists_every_place(leaky, keyguard, tmp_path):
     repo, key, ids = leaky
     out = tmp_path / "out"
@@ -97,7 +99,7 @@ def test_offline_lists_every_place(leaky, keyguard, tmp_path):
     assert deleted["author"] == "Early Bird <early@example.com>"
     assert deleted["date"].startswith("2024-01-02T10:00:00")
     assert deleted["removed_in"] == [ids["deleted_rm"]]
-    assert "main" in deleted["refs"] and "tag:v1.0" in deleted["refs"]
+    assert "main" in deleted["refs"] and "tags/v1.0" in deleted["refs"]
 
     branch = find("commit", path="deploy/app.env")
     assert (branch["commit"], branch["line"], branch["refs"]) == (ids["branch"], 2, ["feature/x"])
@@ -112,8 +114,8 @@ def test_offline_lists_every_place(leaky, keyguard, tmp_path):
     assert (msg["commit"], msg["line"]) == (ids["message"], 3)
     assert "main" in msg["refs"]
 
-    tag = find("tag-message", path="v1.0")
-    assert (tag["commit"], tag["line"], tag["refs"]) == (ids["message"], 3, ["tag:v1.0"])
+    tag = find("tag-message", path="<tag-message:v1.0>")  # spelled as scan --history spells it
+    assert (tag["commit"], tag["line"], tag["refs"]) == (ids["message"], 3, ["tags/v1.0"])
 
     wt = find("worktree", path="local.env")
     assert wt["line"] == 1
@@ -177,6 +179,7 @@ def test_output_dir_inside_worktree_is_refused(leaky, keyguard):
     _no_key(key, r.stdout, r.stderr)
 
 
+@pytest.mark.parametrize("repo", OBJECT_FORMATS, indirect=True)
 def test_unreachable_objects_dropped_stash_and_staged_blob(repo, keyguard, tmp_path):
     key = keys.api_key("flx_api_")
     repo.write("a.txt", "a\n")
@@ -204,7 +207,7 @@ def test_unreachable_objects_dropped_stash_and_staged_blob(repo, keyguard, tmp_p
     assert ("unreachable", lost, "secret.txt", 1) in got
     assert ("unreachable", dropped, "a.txt", 2) in got
     assert ("index", "", "c.txt", 1) in got
-    assert ("loose-blob", "", "", 3) in got
+    assert ("loose-blob", "", "<unreachable>", 3) in got
     assert not any(o["kind"] == "worktree" for o in occ)
     # no ref reaches any of it: no history rewrite (no file holding the secret), a local clean-up instead
     assert not (out / "replacements.txt").exists()
@@ -286,18 +289,18 @@ def test_outside_a_repository(tmp_path, keyguard):
 
 def test_locate_reads_big_blobs_in_chunks(repo):
     """A value straddling the 1 MiB read boundary of a big blob is found, with its line."""
-    from keyguard.incident import gitio
+    from keyguard.sources import blob
     from keyguard.incident.locate import locate
     key = keys.platform_key()
-    filler = ("x" * 99 + "\n") * ((gitio.CHUNK // 100))
-    head = filler[: gitio.CHUNK - 10]
+    filler = ("x" * 99 + "\n") * ((blob.CHUNK // 100))
+    head = filler[: blob.CHUNK - 10]
     repo.write("big.txt", head + key + "\n")
     c = _commit(repo, "big", "2024-01-01T00:00:00+00:00")
     loc = locate(repo.path, key)
     got = [(o.kind, o.commit, o.line) for o in loc.occurrences]
     line = head.count("\n") + 1
     assert ("commit", c, line) in got and ("worktree", "", line) in got
-    assert loc.stat("object_bytes") > gitio.CHUNK
+    assert loc.stat("object_bytes") > blob.CHUNK
 
 
 def test_matcher_counts_each_occurrence_once_across_chunks():

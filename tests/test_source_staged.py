@@ -19,7 +19,7 @@ from test_source_support import make_detector, secrets
 pytestmark = pytest.mark.usefixtures("git_identity")
 
 from keyguard.errors import GitError
-from keyguard.sources import gitcmd
+from keyguard.git import repo as gitcmd
 from keyguard.sources.staged import StagedSource
 
 

@@ -6,18 +6,25 @@ with the digests of the rules they were scanned with. It never stores a
 secret, a hit or a path: objects with hits are simply not cached and are read
 again by every audit (they are few), so the findings are always reported.
 
-Invalidation: an object is clean for the current rule set only if every
-current rule's digest is among those it was scanned with; a new or changed
-rule therefore makes the audit re-scan cached objects with just the rules that
-changed (``rules_to_rescan``); removing a rule invalidates nothing. The
-digest of the detector's code version (``ENGINE``) is part of every rule
-digest, so a keyguard upgrade that changes filters re-scans everything.
+How it is used: ``keyguard audit`` hands the clean ids to ``HistorySource``
+as its ``skip`` set (a parameter: the history source does not know about the
+cache); the source does not read them, and reports back which of them still
+exist (``known_clean``) and which objects it read and found clean
+(``clean_after``). Their union is the next cache.
+
+Invalidation: the cache is used only when every current rule's digest is
+among the digests it was made with. A new or changed rule (``rules_to_rescan``
+names them) therefore makes the audit re-scan EVERYTHING with every rule, not
+only the changed rules; removing a rule invalidates nothing. The digest of
+the detector's code version (``ENGINE``) is part of every rule digest, so a
+keyguard upgrade that changes filters re-scans everything.
 
 File format (``objects.kgc``): a JSON header line (magic, version, repo
-identity, rule digests, count, sha256 of the body) followed by the sorted
-20-byte object ids. A file that is truncated, fails its checksum, belongs to
-another repository or is of another version is ignored with a warning.
-Writes are atomic (temp file + rename).
+identity, rule digests, count, id size, sha256 of the body) followed by the
+sorted raw object ids: 20 bytes each in a SHA-1 repository, 32 in a SHA-256
+one (``id_bytes``; a header without it is a SHA-1 cache). A file that is
+truncated, fails its checksum, belongs to another repository or is of another
+version is ignored with a warning. Writes are atomic (temp file + rename).
 
 Location (``check_location``): the cache decides what an audit skips, so the
 content being audited must not be able to supply it. A cache folder that git
@@ -40,6 +47,8 @@ MAGIC = "keyguard-audit-cache"
 VERSION = 1
 ENGINE = "detector-1"
 FILE_NAME = "objects.kgc"
+ID_BYTES = (20, 32)
+"""Raw object id sizes: SHA-1 (the default when a header does not say) and SHA-256."""
 
 
 def check_location(directory: Path, root: Path) -> None:
@@ -47,7 +56,7 @@ def check_location(directory: Path, root: Path) -> None:
     import os
 
     from keyguard.errors import ConfigError
-    from keyguard.sources import gitcmd
+    from keyguard.git import run as grun
 
     directory = Path(directory)
     absolute = Path(os.path.abspath(directory))
@@ -71,7 +80,7 @@ def check_location(directory: Path, root: Path) -> None:
         return
     from keyguard.errors import GitError
     try:
-        tracked = gitcmd.output(["ls-files", "-z", "--", str(rel) or "."], root)
+        tracked = grun.output(["ls-files", "-z", "--", str(rel) or "."], root)
     except GitError:  # a bare repository: no work tree, nothing checked out
         return
     if tracked:
@@ -108,9 +117,12 @@ class AuditCache:
 
     def save(self, rule_digests: frozenset[str], clean: set[bytes]) -> None:
         """Replace the cache atomically with ``clean`` scanned under ``rule_digests``."""
+        size = len(next(iter(clean))) if clean else ID_BYTES[0]
+        if any(len(oid) != size for oid in clean):
+            raise ValueError("audit cache: object ids of mixed lengths")
         body = b"".join(sorted(clean))
         header = {"magic": MAGIC, "version": VERSION, "repo": self.repo_id,
-                  "rules": sorted(rule_digests), "count": len(clean),
+                  "rules": sorted(rule_digests), "count": len(clean), "id_bytes": size,
                   "sha256": hashlib.sha256(body).hexdigest()}
         self.directory.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, json.dumps(header, sort_keys=True).encode() + b"\n" + body)
@@ -135,7 +147,8 @@ def load_cache(directory: Path, repo_id: str) -> AuditCache:
     head, _, body = raw.partition(b"\n")
     header = json.loads(head)
     cache.rule_digests = frozenset(header["rules"])
-    cache.clean = {body[i:i + 20] for i in range(0, len(body), 20)}
+    size = header.get("id_bytes", ID_BYTES[0])
+    cache.clean = {body[i:i + size] for i in range(0, len(body), size)}
     return cache
 
 
@@ -157,7 +170,10 @@ def _problem(raw: bytes, repo_id: str) -> str | None:
     rules = header.get("rules")
     if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
         return "malformed header"
-    if not isinstance(header.get("count"), int) or len(body) != 20 * header["count"]:
+    size = header.get("id_bytes", ID_BYTES[0])
+    if size not in ID_BYTES:
+        return "malformed header"
+    if not isinstance(header.get("count"), int) or len(body) != size * header["count"]:
         return "truncated"
     if hashlib.sha256(body).hexdigest() != header.get("sha256"):
         return "checksum mismatch"

@@ -42,6 +42,8 @@ def register(p: argparse.ArgumentParser) -> None:
     cache = p.add_argument_group("cache")
     cache.add_argument("--cache", metavar="DIR", help="cache folder (default: .git/keyguard/)")
     cache.add_argument("--no-cache", action="store_true", help="scan everything, do not read or write the cache")
+    p.add_argument("--include-unreachable", action="store_true",
+                   help="also every reflog and unreachable object (what `keyguard incident` searches)")
     pol = p.add_argument_group("policy")
     pol.add_argument("--fail-on", metavar="SEVERITY", type=severity_arg,
                      help="lowest severity that fails the audit (default: the config's fail-on, else low)")
@@ -65,27 +67,27 @@ def register(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the audit; exit 0 clean, 1 findings at --fail-on, 2 errors, 3 a live key left unrevoked."""
     from keyguard.audit.cache import check_location, load_cache, load_seen, rule_digest, save_seen
-    from keyguard.audit.history import CachedHistorySource, repo_identity
     from keyguard.commands import scan as scan_cmd
     from keyguard.detect.detector import Detector
     from keyguard.detect.rulepack import load_rules
     from keyguard.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_LIVE, UsageError
     from keyguard.model import ScanReport, Severity
     from keyguard.scan import ScanPolicy, collect
-    from keyguard.sources import gitcmd
+    from keyguard.git import repo as grepo
+    from keyguard.sources.history import HistorySource
 
     if args.dry_run and not args.revoke:
         raise UsageError("--dry-run goes with --revoke")
     cwd = Path(args.repo) if args.repo else Path.cwd()
-    root = gitcmd.require_repo(cwd)
+    root = grepo.require_repo(cwd)
     config = scan_cmd._load_config(args, root)
     rules = load_rules([*config.rule_paths, *[Path(r) for r in args.rules]])
     detector = Detector(rules)
     baseline = None if args.no_baseline else scan_cmd._load_baseline(args, config, root)
 
     digests = {r.id: rule_digest(r) for r in rules}
-    cache_dir = Path(args.cache) if args.cache else gitcmd.git_dir(root) / "keyguard"
-    repo_id = repo_identity(root)
+    cache_dir = Path(args.cache) if args.cache else grepo.git_dir(root) / "keyguard"
+    repo_id = grepo.identity(root)
     if not args.no_cache:
         check_location(cache_dir, root)
     cache = None if args.no_cache else load_cache(cache_dir, repo_id)
@@ -96,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet and sys.stderr.isatty():
         from keyguard.progress import ProgressBar
         progress = ProgressBar("auditing history")
-    source = CachedHistorySource(root, skip=skip, progress=progress)
+    source = HistorySource(root, skip=skip, progress=progress,
+                           include_unreachable=args.include_unreachable)
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
     report: ScanReport = collect(source, detector, policy, kind="audit")
     scan_cmd._state_policy(report, args, config, root, baseline, check_excludes=True)

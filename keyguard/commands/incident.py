@@ -127,13 +127,15 @@ def _say(args: argparse.Namespace, text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Handle the incident; exit 0 handled, 1 not handled, 2 usage."""
     from keyguard.errors import ApiError, KeyguardError, UsageError
-    from keyguard.incident import gitio, identify, purge, report, timeline
+    from keyguard.git import repo as grepo
+    from keyguard.incident import identify, purge, report, timeline
     from keyguard.incident.candidates import find_secret, is_fingerprint
     from keyguard.incident.facts import Incident
     from keyguard.incident.ledger import Ledger
     from keyguard.incident.locate import locate
     from keyguard.incident.revoke import DONE, recorded, revoke_if_live
     from keyguard.model import Revocation
+    from keyguard.detect.rulepack import load_rules
     from keyguard.redact import fingerprint, redact, scrub
 
     if args.yes and args.no_revoke:
@@ -142,9 +144,9 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path(args.repo) if args.repo else Path.cwd()
     if args.repo and not cwd.is_dir():
         raise UsageError(f"--repo {args.repo}: not a directory")
-    root = gitio.repo_root(cwd)
-    bare = gitio.is_bare(root)
-    git_dir = gitio.common_dir(root)
+    root = grepo.require_repo(cwd)
+    bare = grepo.is_bare(root)
+    git_dir = grepo.common_dir(root)
     if args.purge and purge.find_filter_repo() is None:
         raise purge.FilterRepoMissing(purge.INSTALL_HINT)
 
@@ -164,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
             warn_key_on_command_line("the key", "it may also be in your shell history; pass it on stdin "
                                                 "(keyguard incident - < FILE) or give its fingerprint")
         fp = fingerprint(secret)
+    load_rules()  # redaction shows the key prefixes the rules define
     shown = redact(secret)
     out_dir = _output_dir(args, root, git_dir, bare)
     if args.purge and (out_dir / "mirror.git").exists():
@@ -205,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     remote = ""
     if has_history:
         purge.write_replacements(repl_path, purge.replacement_lines(secret, location))
-        remote = gitio.remote_url(root)
+        remote = grepo.remote_url(root)
         cmds = tuple(purge.commands(root, remote, repl_path, fp))
     purged = None
     if args.purge:

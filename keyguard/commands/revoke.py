@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from keyguard.errors import EXIT_FINDINGS, EXIT_LIVE, UsageError
     from keyguard.fluxloop.options import client_from_args
     from keyguard.fluxloop.revoke import identity_mismatch, operator_identity, plan_via, revoke_key, why_self
+    from keyguard.detect.rulepack import load_rules
     from keyguard.redact import redact
 
     key = _read_key(args.key)
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no key given: pass KEY or pipe it on stdin")
     if any(c.isspace() for c in key):
         raise UsageError("the key contains spaces: give exactly one key")
+    load_rules()  # redaction shows the key prefixes the rules define
     shown = redact(key)
     client = client_from_args(args, require_operator=False)
     v = client.auth_status(key)

@@ -31,6 +31,8 @@ def register(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--pre-push", action="store_true",
                       help="commits being pushed (PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF)")
     what.add_argument("--since", metavar="REF", help="with --history: only commits after REF")
+    what.add_argument("--include-unreachable", action="store_true",
+                      help="with --history: also every reflog, stash entry and unreachable object")
     what.add_argument("--repo", metavar="DIR", help="the repository (default: the current directory)")
 
     rep = p.add_argument_group("report")
@@ -78,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.since and not args.history:
         raise UsageError("--since goes with --history")
+    if args.include_unreachable and not args.history:
+        raise UsageError("--include-unreachable goes with --history")
     if args.dry_run and not args.revoke:
         raise UsageError("--dry-run goes with --revoke")
     cwd = Path(args.repo) if args.repo else Path.cwd()
@@ -162,20 +166,20 @@ def _safe_argv(argv: list[str]) -> list[str]:
 def _make_source(args, cwd: Path):
     """The source for the chosen mode and the repository root (None outside a repo)."""
     from keyguard.errors import UsageError
-    from keyguard.sources import gitcmd
+    from keyguard.git import repo as grepo
 
     if args.stdin:
         from keyguard.sources.stdin import StdinSource
         if args.paths:
             raise UsageError("--stdin takes no PATH")
-        return StdinSource(sys.stdin.buffer), gitcmd.find_root(cwd)
+        return StdinSource(sys.stdin.buffer), grepo.find_root(cwd)
     if args.staged:
         from keyguard.sources.staged import StagedSource
-        root = gitcmd.require_root(cwd)
+        root = grepo.require_root(cwd)
         return StagedSource(root, files=args.paths or None), root
     if args.history or args.pre_push:
         from keyguard.sources.history import HistorySource
-        root = gitcmd.require_repo(cwd)
+        root = grepo.require_repo(cwd)
         rev_range = None
         if args.pre_push:
             if args.paths:
@@ -189,17 +193,15 @@ def _make_source(args, cwd: Path):
         if not (args.quiet or args.no_progress) and sys.stderr.isatty():
             from keyguard.progress import ProgressBar
             progress = ProgressBar("scanning history")
-        return HistorySource(root, rev_range=rev_range, since=args.since, progress=progress), root
+        return HistorySource(root, rev_range=rev_range, since=args.since, progress=progress,
+                             include_unreachable=args.include_unreachable), root
     from keyguard.sources.worktree import WorktreeSource
-    root = gitcmd.find_root(cwd)
+    root = grepo.find_root(cwd)
     paths = [Path(p) for p in args.paths]
     for p in paths:
         if not p.exists() and not p.is_symlink():
             raise UsageError(f"{p}: no such file or folder")
     return WorktreeSource(root or cwd, paths=paths or None, in_repo=root is not None), root
-
-
-ZERO_SHA = "0" * 40
 
 
 def push_range(environ) -> str:
@@ -214,7 +216,7 @@ def push_range(environ) -> str:
     from_ref = environ.get("PRE_COMMIT_FROM_REF") or environ.get("PRE_COMMIT_ORIGIN")
     to_ref = environ.get("PRE_COMMIT_TO_REF") or environ.get("PRE_COMMIT_SOURCE")
     if to_ref:
-        if not from_ref or from_ref == ZERO_SHA:
+        if not from_ref or not from_ref.strip("0"):  # all zeros (any object format): a new branch
             return to_ref
         return f"{from_ref}..{to_ref}"
     local = environ.get("PRE_COMMIT_LOCAL_BRANCH")

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from typing import Iterator
 
 ZIP_MAGIC = b"PK\x03\x04"
-_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_\-]*")
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 _JSON_SIMPLE = {ord("/"): b"/", ord("\\"): b"\\", ord('"'): b'"', ord("'"): b"'",

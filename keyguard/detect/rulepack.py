@@ -24,6 +24,7 @@ from typing import Sequence
 
 from keyguard.errors import RuleError
 from keyguard.model import Rule, Severity
+from keyguard.redact import use_rules
 
 _CACHE_VERSION = 1
 
@@ -60,6 +61,7 @@ def load_rules(extra_paths: Sequence[str | Path] = ()) -> list[Rule]:
                 raise RuleError(f"{shown}: rule '{rule.id}': duplicate id (already defined in {seen[rule.id]})")
             seen[rule.id] = shown
             rules.append(rule)
+    use_rules(rules)
     return rules
 
 

@@ -4,7 +4,7 @@ The flow, one module each:
 
 * ``needles``    - the byte forms of the leaked value to look for (plain, base64)
   and the chunk matcher (the hot loop: bytes in, offsets out, no I/O);
-* ``gitio``      - the few ``git`` subprocess calls this package needs (scrubbed env, ``-z``);
+* (git itself is read through ``keyguard.git``, like every other package);
 * ``locate``     - every place the value is: all objects of the store (reachable or
   not), attributed to commits, paths, lines, refs, stashes, reflogs, messages, and
   the working tree;

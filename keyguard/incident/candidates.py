@@ -1,11 +1,12 @@
 """From a finding's fingerprint (``kg1:...``) back to the secret it names.
 
 A fingerprint cannot be reversed; but the secret is somewhere in this
-repository (that is why it was reported), so run the detector over every
-object of the store and the working tree and keep the candidate whose
-``fingerprint`` matches. Suppressed hits count too: a report may have named a
-value that a later filter hides. The secret found is returned to the caller
-only, never shown.
+repository (that is why it was reported), so run the detector over the same
+places ``keyguard scan --history --include-unreachable`` reads (every object
+of the store, the index and the work tree; the shared ``HistorySource``) and
+keep the candidate whose ``fingerprint`` matches. Suppressed hits count too: a
+report may have named a value that a later filter hides. The secret found is
+returned to the caller only, never shown.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from keyguard.errors import UsageError
-from keyguard.incident import gitio
 from keyguard.redact import fingerprint
 
 FINGERPRINT = re.compile(r"kg1:[0-9a-f]{32}")
@@ -27,42 +26,18 @@ def is_fingerprint(text: str) -> bool:
 
 
 def find_secret(root: Path, fp: str, *, rule_paths=(), stats: dict[str, int] | None = None) -> str | None:
-    """The secret in ``root`` (objects, then work tree) whose fingerprint is ``fp``; None if none."""
-    try:
-        from keyguard.detect.detector import Detector
-        from keyguard.detect.rulepack import load_rules
-    except ImportError:  # pragma: no cover - only while the detector has not landed
-        raise UsageError("finding a key by its fingerprint needs keyguard's detector, which this "
-                         "installation lacks; pass the key itself (on stdin) instead") from None
+    """The secret in ``root`` (objects, index, work tree) whose fingerprint is ``fp``; None if none."""
+    from keyguard.detect.detector import Detector
+    from keyguard.detect.rulepack import load_rules
+    from keyguard.sources.history import HistorySource
+
     fp = fp.strip().lower()
-    detector = Detector(load_rules(rule_paths))
-    stats = stats if stats is not None else {}
-
-    def match(hits) -> str | None:
-        for h in hits:
-            if fingerprint(h.secret) == fp:
-                return h.secret
-        return None
-
+    source = HistorySource(root, include_unreachable=True, only_new=False)
     found = None
-    objects = gitio.all_objects(root, stats)
-    for _oid, otype, chunks in objects:
-        if otype in ("blob", "commit", "tag"):
-            found = match(detector.scan_chunks(chunks))
-            if found is not None:
-                objects.close()  # stops git cat-file
-                break
-    if found is not None or gitio.is_bare(root):
-        return found
-    for rel in gitio.zsplit(gitio.git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")):
-        p = root / rel
-        if not p.is_file() or p.is_symlink():
-            continue
-        try:
-            data = p.read_bytes()
-        except OSError:
-            continue
-        found = match(detector.scan(data))
-        if found is not None:
-            return found
-    return None
+    for lh in source.located_hits(Detector(load_rules(rule_paths))):
+        if fingerprint(lh.hit.secret) == fp:
+            found = lh.hit.secret
+            break
+    if stats is not None:
+        stats.update(source.stats)
+    return found

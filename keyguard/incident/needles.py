@@ -108,12 +108,58 @@ class Matcher:
         self._tail_start = base + cut
         self._tail = buf[cut:]
 
-    def search(self, data: bytes) -> list[Match]:
-        """All needles found in one whole text (convenience for small texts)."""
-        self.reset()
-        self.feed(data)
-        return self.done()
-
     def done(self) -> list[Match]:
         """The matches of the current text, in needle order."""
         return [self.matches[i] for i in sorted(self.matches)]
+
+
+class ExactDetector:
+    """The detector interface (``might_contain``, ``pieces_with_needles``, ``scan``,
+    ``scan_chunks``) over the needles of one known value, so the shared history,
+    index and work-tree sources locate it exactly as they find keys.
+
+    Each hit is one needle (the value as is, or one base64 form) in one text: its
+    first line, its ``encoding`` and, in ``details``, how often it occurs there.
+    """
+
+    def __init__(self, secret: str, needles: tuple[Needle, ...]):
+        from keyguard.model import Rule, Severity
+
+        self.secret = secret
+        self.needles = needles
+        self.rule = Rule(id="leaked-value", description="the value being located", pattern="", regex=None,
+                         secret_group=0, keywords=tuple(n.data for n in needles), min_entropy=0.0,
+                         severity=Severity.CRITICAL, remediation="")
+
+    def might_contain(self, data: bytes) -> bool:
+        """Whether any needle is in ``data``."""
+        return any(n.data in data for n in self.needles)
+
+    def pieces_with_needles(self, data: bytes, ends) -> set[int]:
+        """Indexes of the pieces of ``data`` (piece ``i`` ends at ``ends[i]``) holding a needle."""
+        from bisect import bisect_right
+
+        marked: set[int] = set()
+        for n in self.needles:
+            pos = data.find(n.data)
+            while pos >= 0:
+                i = bisect_right(ends, pos)
+                if i >= len(ends):
+                    break
+                marked.add(i)
+                pos = data.find(n.data, ends[i])
+        return marked
+
+    def scan(self, data: bytes) -> list:
+        """One hit per needle found in ``data``."""
+        return self.scan_chunks([data])
+
+    def scan_chunks(self, chunks) -> list:
+        """One hit per needle found in the concatenation of ``chunks`` (bounded memory)."""
+        from keyguard.model import Hit
+
+        m = Matcher(self.needles)
+        for chunk in chunks:
+            m.feed(chunk)
+        return [Hit(rule=self.rule, secret=self.secret, line=x.line, column=0, end_column=0,
+                    encoding=x.needle.encoding, details=(("count", str(x.count)),)) for x in m.done()]

@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from keyguard.atomic import write_atomic
 
 from keyguard.errors import GitError, KeyguardError
-from keyguard.incident import gitio
+from keyguard.git import refs as grefs
+from keyguard.git import repo as grepo
+from keyguard.git.run import run_program
 from keyguard.incident.facts import Location, PurgeResult
 from keyguard.incident.needles import needles_for
 from keyguard.redact import scrub
@@ -116,11 +117,10 @@ def run_purge(root: Path, secret: str, replacements: Path, mirror: Path) -> Purg
         raise FilterRepoMissing(INSTALL_HINT)
     if mirror.exists():
         raise KeyguardError(f"{mirror} already exists: remove it or choose another --output-dir")
-    gitio.git(root, "clone", "--mirror", "--no-local", "-q", str(root), str(mirror))
-    refs = len(gitio.git(mirror, "for-each-ref", "--format=%(refname)").splitlines())
-    r = subprocess.run([program, "--replace-text", str(replacements), "--replace-message", str(replacements),
-                        "--force", "--quiet"], cwd=mirror, env=gitio.git_env(),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    grepo.clone_mirror(root, mirror)
+    refs = len(grefs.list_refs(mirror))
+    r = run_program([program, "--replace-text", str(replacements), "--replace-message", str(replacements),
+                     "--force", "--quiet"], mirror)
     if r.returncode != 0:
         text = scrub(r.stderr.decode("utf-8", "replace"), [secret]).strip().splitlines()
         raise GitError(f"git filter-repo failed on the mirror {mirror}: {text[-1] if text else f'exit {r.returncode}'}")

@@ -64,8 +64,8 @@ def render(report: ScanReport, options: ReportOptions = ReportOptions()) -> str:
         out.append("")
     out.append(f"_{escape(summary_line(report))}_")
     if report.policy:
-        from keyguard.policy import one_line
-        out += ["", escape(one_line(report.policy))]
+        from keyguard.report.summary import policy_line
+        out += ["", escape(policy_line(report.policy))]
     return "\n".join(out) + "\n"
 
 

@@ -233,3 +233,8 @@ class SecretGuard:
         if self.show_secrets or not text:
             return text
         return scrub(text, self._all)
+
+
+def policy_line(policy: dict[str, str]) -> str:
+    """``policy: config …; exclude …; …``: the policy a run applied (``keyguard.policy.describe``), in one line."""
+    return "policy: " + "; ".join(f"{k} {v}" for k, v in policy.items())

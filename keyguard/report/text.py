@@ -121,8 +121,8 @@ def _render(console: "Console", report: ScanReport, options: ReportOptions) -> N
         console.print(_t(f"warning: {guard.any(warning)}", style="yellow"))
     console.print(_t(summary_line(report), style="bold"))
     if report.policy:
-        from keyguard.policy import one_line
-        console.print(_t(one_line(report.policy), style="dim"))
+        from keyguard.report.summary import policy_line
+        console.print(_t(policy_line(report.policy), style="dim"))
 
 
 def _finding(console: "Console", f: Finding, guard: SecretGuard, options: ReportOptions) -> None:

@@ -27,12 +27,14 @@ How (each unique blob is read once)
 
   Only when something hits does a ``git log -c --raw`` pass attribute the hit
   blobs: for each (blob, path) the earliest commit that introduced it (merge
-  resolutions included, via the combined diff), its author and date, a few refs
-  containing it (``git for-each-ref --contains``) and whether the secret is
-  still in a file at HEAD. A hit whose secret was already in the parent's
-  version of the same path is inherited, not new, and not reported again
-  (``only_new``). Hits in objects no ref reaches are dropped unless
-  ``include_unreachable`` (then reported with kind ``unreachable``).
+  resolutions included, via the combined diff), its author and date, the refs
+  containing it (``keyguard.git.refs.containing``: one walk for all commits)
+  and whether the secret is still in a file at HEAD. A hit whose secret was
+  already in the parent's version of the same path is inherited, not new, and
+  not reported again (``only_new``). Hits in objects no ref reaches are dropped
+  unless ``include_unreachable``: then every reflog and fsck's unreachable
+  commits are walked too (kinds ``reflog`` / ``unreachable``), and tree names,
+  the index, loose blobs and the work tree are reported (see the class doc).
   Range scans take their blobs and commits from the ``git log -c --raw`` pass
   over the range itself.
 
@@ -46,20 +48,23 @@ Where the time goes (sqlalchemy: 4.5 GB of blobs, 2 cores, ``bench/history.sh``)
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as _dt
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from keyguard.errors import GitError
+from keyguard.git import commits as gcommits
+from keyguard.git import objects as gobjects
+from keyguard.git import refs as grefs
+from keyguard.git import repo as grepo
+from keyguard.git.objects import BatchReader, CatFile, Entry
+from keyguard.git.run import output as git_output
+from keyguard.git.run import run as git_run
 from keyguard.model import Provenance
-from keyguard.sources import gitcmd
+from keyguard.sources import blob
+from keyguard.sources.blob import CHUNK, CHUNK_THRESHOLD, MAX_SIZE
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources.sniff import MAX_SIZE, is_skippable_binary
 
 if TYPE_CHECKING:
     from keyguard.detect.detector import Detector
@@ -67,30 +72,12 @@ if TYPE_CHECKING:
 
 WINDOW = 256 << 10
 """Bytes of whole objects read and prefiltered at once (64 KiB-1 MiB measured within 5%)."""
-CHUNK_THRESHOLD = 64 << 20
-"""Blobs larger than this are scanned in pieces (``Detector.scan_chunks``)."""
-CHUNK = 8 << 20
 PARALLEL_MIN_BYTES = 64 << 20
 """Below this much data one in-process reader is faster than starting workers."""
-MAX_REF_LOOKUPS = 100
-"""At most this many commits get their containing refs looked up."""
 REFS_PER_FINDING = 5
-ZERO = "0" * 40
-_SCANNED_TYPES = (b"blob", b"commit", b"tag")
-_GITLINK = b"160000"
+"""Ref names shown per finding (all of them with ``include_unreachable``)."""
 
 Progress = Callable[[int, int], None]
-Entry = tuple  # (oid: str, type: str, size: int)
-
-
-@dataclasses.dataclass
-class _Intro:
-    """The earliest commit seen introducing a blob at a path."""
-
-    time: int
-    commit: str
-    old: tuple[str, ...]
-    """The blob ids the parents had at that path (empty when added)."""
 
 
 class HistorySource(Source):
@@ -99,9 +86,22 @@ class HistorySource(Source):
     ``rev_range``: a revision range or single revision (``A..B``, ``A...B``, ``B``).
     ``since``: only commits after this ref (``since..HEAD``). ``progress``:
     called as ``progress(done, total)`` with objects scanned. ``include_unreachable``:
-    also report hits in objects no ref reaches. ``workers``: reader processes
+    also walk every reflog and the commits ``git fsck`` finds unreachable, and
+    report hits in them (kinds ``reflog`` and ``unreachable``) and in blobs no
+    commit holds (path ``<unreachable>``). ``workers``: reader processes
     (default: CPU count, at most 4). ``only_new``: drop hits inherited from the
-    parent's version of the same path.
+    parent's version of the same path. ``skip``: ids (raw bytes, 20 or 32 long)
+    of objects known to hold nothing (the audit cache); they are not read, and
+    after the scan ``known_clean`` holds those that still exist and
+    ``clean_after`` the ids read that held no hit (full scans only).
+
+    ``include_unreachable`` (full scans) also covers what ``keyguard incident``
+    searches: besides every reflog and unreachable commit, file and folder
+    names in trees (path ``<file-name>``, kind ``tree``), blobs staged in the
+    index and in no commit (kind ``index``), blobs no commit or index entry
+    holds (path ``<unreachable>``) and, unless ``worktree`` is False or the
+    repository is bare, the files on disk (kind ``worktree``, as
+    ``keyguard scan`` reads them).
     """
 
     kind = "history"
@@ -109,7 +109,8 @@ class HistorySource(Source):
     def __init__(self, root: str | Path, rev_range: str | None = None, since: str | None = None,
                  progress: Progress | None = None, include_unreachable: bool = False,
                  workers: int | None = None, only_new: bool = True,
-                 chunk_threshold: int = CHUNK_THRESHOLD, max_size: int = MAX_SIZE):
+                 chunk_threshold: int = CHUNK_THRESHOLD, max_size: int = MAX_SIZE,
+                 skip: set[bytes] | frozenset[bytes] | None = None, worktree: bool = True):
         super().__init__()
         if rev_range and since:
             raise GitError("give either a revision range or --since, not both")
@@ -122,63 +123,71 @@ class HistorySource(Source):
         self.only_new = only_new
         self.chunk_threshold = chunk_threshold
         self.max_size = max_size
+        self.skip = skip
+        self.worktree = worktree
+        self.log: gcommits.Log | None = None
+        """The history walk of the last scan (``removals`` says which commits replaced a blob)."""
+        self.known_clean: set[bytes] = set()
+        self.clean_after: set[bytes] = set()
         self.stats = {"commits": 0, "blobs": 0, "bytes": 0, "skipped": 0}
 
     # -- the flow -------------------------------------------------------------
     def located_hits(self, detector: "Detector") -> Iterator[LocatedHit]:
         """Hits in blobs and messages of the selected history, with provenance."""
         ranged = self.rev_range is not None or self.since is not None
+        everything = self.include_unreachable and not ranged
         if ranged:
-            log = _Log(self._range_revs(), None)
-            log.run(self.root)
-            entries = self._sizes(log.range_objects())
+            log = gcommits.Log(self._range_revs(), None).run(self.root)
+            entries = gobjects.sizes(self.root, log.range_objects())
         else:
-            entries = self._all_objects()
+            entries = self._all_objects(everything)
             log = None
         self.stats["commits"] = sum(1 for e in entries if e[1] == "commit")
         self.stats["blobs"] = sum(1 for e in entries if e[1] == "blob")
         self.stats["objects"] = len(entries)  # blobs, commits, tags: what the progress bar counts
         found = self._scan(entries, detector)
-        if not found:
-            return
-        if log is None:
-            targets = {oid for oid, (kind, _) in found.items() if kind == "blob"}
-            log = _Log(self._all_revs(), targets)
-            log.run(self.root)
-        yield from self._attribute(found, log, detector, ranged)
+        if self.skip is not None and not ranged:
+            self.clean_after = {bytes.fromhex(e[0]) for e in entries if e[0] not in found}
+        if found:
+            walk = None
+            if log is None:
+                targets = {oid for oid, (kind, _) in found.items() if kind == "blob"}
+                walk = _Walk.of_all(self.root, self.include_unreachable)
+                log = gcommits.Log(["--all", *walk.extra], targets).run(self.root, stdin=walk.hidden or None)
+            self.log = log
+            yield from self._attribute(found, log, detector, ranged, walk)
+        if everything and self.worktree and not grepo.is_bare(self.root):
+            yield from self._worktree(detector)
 
+    def _worktree(self, detector: "Detector") -> Iterator[LocatedHit]:
+        from keyguard.sources.worktree import WorktreeSource
+
+        disk = WorktreeSource(self.root, chunk_threshold=self.chunk_threshold, max_size=self.max_size)
+        for lh in disk.located_hits(detector):
+            yield LocatedHit(lh.hit, lh.path, Provenance(commit="", kind="worktree"))
+        self.warnings.extend(disk.warnings)
+        for k, v in disk.stats.items():
+            self.stats[f"worktree_{k}"] = v
     # -- what to read -----------------------------------------------------------
-    def _all_objects(self) -> list[Entry]:
-        out = gitcmd.output(["cat-file", "--batch-all-objects", "--unordered",
-                             "--batch-check=%(objectname) %(objecttype) %(objectsize)"], self.root)
-        toks = iter(out.split())  # one C call; per-line splitting cost 0.3 s on 280k objects
-        del out
-        kinds = {k: k.decode() for k in _SCANNED_TYPES}
-        return [(oid.decode(), kinds[kind], int(size)) for oid, kind, size in zip(toks, toks, toks)
-                if kind in kinds]
-
-    def _sizes(self, oids: list[str]) -> list[Entry]:
-        if not oids:
-            return []
-        out = gitcmd.output(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
-                            self.root, input="\n".join(oids).encode() + b"\n")
-        entries = []
-        for line in out.splitlines():
-            parts = line.split(b" ")
-            if len(parts) == 3 and parts[1] in _SCANNED_TYPES:
-                entries.append((parts[0].decode(), parts[1].decode(), int(parts[2])))
-        return entries
-
-    def _stash_commits(self) -> list[str]:
-        proc = gitcmd.run(["log", "-g", "--format=%H", "refs/stash", "--"], self.root, check=False)
-        return proc.stdout.decode().split() if proc.returncode == 0 else []
-
-    def _all_revs(self) -> list[str]:
-        return ["--all", *self._stash_commits()]
+    def _all_objects(self, trees: bool = False) -> list[Entry]:
+        entries = gobjects.list_objects(self.root, ("blob", "commit", "tag", "tree") if trees
+                                        else ("blob", "commit", "tag"))
+        if not self.skip:
+            return entries
+        fresh = []
+        skip, known = self.skip, self.known_clean
+        for entry in entries:
+            oid = bytes.fromhex(entry[0])
+            if oid in skip:
+                known.add(oid)
+            else:
+                fresh.append(entry)
+        self.stats["cached"] = len(entries) - len(fresh)
+        return fresh
 
     def _range_revs(self) -> list[str]:
         if self.since is not None:
-            if gitcmd.resolve_commit(self.root, self.since) is None:
+            if grepo.resolve_commit(self.root, self.since) is None:
                 raise GitError(f"--since: unknown revision {self.since!r}")
             return [f"{self.since}..HEAD"]
         rng = self.rev_range.strip()
@@ -227,9 +236,11 @@ class HistorySource(Source):
         return found
 
     # -- attribution -----------------------------------------------------------------
-    def _attribute(self, found, log: "_Log", detector: "Detector", ranged: bool) -> Iterator[LocatedHit]:
+    def _attribute(self, found, log: gcommits.Log, detector: "Detector", ranged: bool,
+                   walk: "_Walk | None") -> Iterator[LocatedHit]:
         pending: list[tuple["Hit", str, str, str, str]] = []  # (hit, path, kind, commit, blob)
-        with gitcmd.CatFile(self.root) as cat:
+        unreachable_ok = self.include_unreachable and not ranged
+        with CatFile(self.root) as cat:
             old_secrets: dict[str, set[str]] = {}
 
             def secrets_of(oid: str) -> set[str]:
@@ -239,13 +250,19 @@ class HistorySource(Source):
                     old_secrets[oid] = {h.secret for h in detector.scan(data)} if data else set()
                 return old_secrets[oid]
 
+            tag_refs = grefs.tag_objects(self.root) if any(k == "tag" for k, _ in found.values()) else {}
+            staged: dict[str, list[str]] = {}
+            if unreachable_ok and not grepo.is_bare(self.root):
+                staged = gobjects.staged_blobs(self.root, grepo.resolve_commit(self.root, "HEAD") is not None)
             tags: dict[str, tuple[str, str, str, str]] = {}
             for oid, (kind, hits) in found.items():
                 if kind == "blob":
                     intros = log.intros.get(oid)
                     if not intros:
-                        if self.include_unreachable and not ranged:
-                            pending.extend((h, "<unreachable>", "unreachable", "", oid) for h in hits)
+                        if unreachable_ok:
+                            for path in staged.get(oid, ["<unreachable>"]):
+                                kind = "index" if oid in staged else "unreachable"
+                                pending.extend((h, path, kind, "", oid) for h in hits)
                         continue
                     for path, intro in intros.items():
                         inherited: set[str] = set()
@@ -255,15 +272,15 @@ class HistorySource(Source):
                         pending.extend((h, path, "blob", intro.commit, oid)
                                        for h in hits if h.secret not in inherited)
                 elif kind == "commit":
-                    reachable = oid in log.commits
-                    if reachable or (self.include_unreachable and not ranged):
-                        pending.extend((h, "<commit-message>", "commit-message" if reachable else "unreachable",
-                                        oid, "") for h in hits)
+                    if oid in log.commits or unreachable_ok:
+                        pending.extend((h, "<commit-message>", "commit-message", oid, "") for h in hits)
+                elif kind == "tree":
+                    pending.extend((h, "<file-name>", "tree", "", oid) for h in hits)
                 elif kind == "tag":
                     got = cat.read(oid)
-                    target, name, tagger, date = _parse_tag(got[1] if got else b"")
+                    target, name, tagger, date = gcommits.parse_tag(got[1] if got else b"")
                     tags[oid] = (target, name, tagger, date)
-                    reachable = oid in log.tag_objects(self.root) or target in log.commits
+                    reachable = oid in tag_refs or target in log.commits
                     if reachable or self.include_unreachable:
                         pending.extend((h, f"<tag-message:{name}>", "tag-message" if reachable else "unreachable",
                                         target, oid) for h in hits)
@@ -271,48 +288,42 @@ class HistorySource(Source):
             for _, _, kind, commit, _ in pending:
                 if commit and commit not in meta and kind != "tag-message":
                     got = cat.read(commit)
-                    meta[commit] = _parse_commit_meta(got[1]) if got and got[0] == "commit" else ("", "")
-        refs = self._refs_containing({p[3] for p in pending if p[3] and p[2] != "unreachable"}, log)
+                    meta[commit] = gcommits.parse_commit(got[1]) if got and got[0] == "commit" else ("", "")
+        commits = {p[3] for p in pending if p[3] and p[2] != "tag-message"}
+        refs = self._refs_containing(commits, log, walk)
         at_head = self._secrets_at_head(found, {p[0].secret for p in pending}, ranged)
         for hit, path, kind, commit, blob in pending:
-            if kind == "tag-message":
+            present = (hit.secret in at_head) if at_head is not None else None
+            if kind == "tag-message" or (kind == "unreachable" and blob in tags):
                 target, name, tagger, date = tags[blob]
                 prov = Provenance(commit=target, author=tagger, date=date, kind=kind, blob=blob,
-                                  refs=(f"tags/{name}",), present_at_head=hit.secret in at_head if at_head is not None else None)
+                                  refs=tuple(tag_refs.get(blob, ())), present_at_head=present)
             else:
+                if commit and kind in ("blob", "commit-message") and walk is not None and not refs.get(commit):
+                    kind = walk.kind_of(commit) if kind == "blob" else kind
                 author, date = meta.get(commit, ("", ""))
                 prov = Provenance(commit=commit, author=author, date=date, kind=kind, blob=blob,
-                                  refs=refs.get(commit, ()),
-                                  present_at_head=(hit.secret in at_head) if at_head is not None else None)
+                                  refs=refs.get(commit, ()), present_at_head=present)
             yield LocatedHit(hit, path, prov)
 
-    def _refs_containing(self, commits: set[str], log: "_Log") -> dict[str, tuple[str, ...]]:
-        """A few ref names whose history contains each commit (stash entries by stash@{n})."""
-        stash_labels: dict[str, str] = {}
-        for n, sha in enumerate(self._stash_commits()):
-            label = f"stash@{{{n}}}"
-            for c in (sha, *log.parents.get(sha, ())[1:]):
-                stash_labels.setdefault(c, label)
-        result: dict[str, tuple[str, ...]] = {}
-        for i, commit in enumerate(sorted(commits)):
-            names: list[str] = []
-            if i < MAX_REF_LOOKUPS:
-                out = gitcmd.run(["for-each-ref", f"--count={REFS_PER_FINDING}", "--contains", commit,
-                                  "--format=%(refname:short)"], self.root, check=False).stdout
-                names = out.decode("utf-8", "replace").split()
-            elif i == MAX_REF_LOOKUPS:
-                self.warnings.append(f"refs looked up for the first {MAX_REF_LOOKUPS} commits with findings only")
-            if commit in stash_labels and stash_labels[commit] not in names:
-                names.append(stash_labels[commit])
-            result[commit] = tuple(names)
-        return result
+    def _refs_containing(self, commits: set[str], log: gcommits.Log,
+                         walk: "_Walk | None") -> dict[str, tuple[str, ...]]:
+        """The names of the refs whose history contains each commit (one walk for all; stash entries
+        as ``stash@{n}``), at most ``REFS_PER_FINDING`` each unless unreachable objects are included."""
+        limit = None if self.include_unreachable else REFS_PER_FINDING
+        result = {c: list(names) for c, names in grefs.containing(self.root, commits, limit=limit).items()}
+        stash = walk.stash if walk is not None else _stash_labels(self.root, log)
+        for commit in commits:
+            if commit in stash and stash[commit] not in result[commit]:
+                result[commit].append(stash[commit])
+        return {c: tuple(v) for c, v in result.items()}
 
     def _secrets_at_head(self, found, secrets: set[str], ranged: bool) -> set[str] | None:
         """The secrets among ``secrets`` that a file at HEAD still holds (None without HEAD)."""
-        if not secrets or gitcmd.resolve_commit(self.root, "HEAD") is None:
+        if not secrets or grepo.resolve_commit(self.root, "HEAD") is None:
             return None
         if not ranged:
-            out = gitcmd.output(["ls-tree", "-r", "-z", "--full-tree", "HEAD"], self.root)
+            out = git_output(["ls-tree", "-r", "-z", "--full-tree", "HEAD"], self.root)
             at_head: set[str] = set()
             for rec in out.split(b"\0"):
                 meta = rec.partition(b"\t")[0].split(b" ")
@@ -321,78 +332,47 @@ class HistorySource(Source):
                     if oid in found:
                         at_head.update(h.secret for h in found[oid][1])
             return at_head & secrets
-        proc = gitcmd.run(["grep", "-h", "-o", "-I", "-F", "--no-color", "-f", "-", "HEAD", "--"],
-                          self.root, input="\n".join(sorted(secrets)).encode() + b"\n", check=False)
+        proc = git_run(["grep", "-h", "-o", "-I", "-F", "--no-color", "--no-textconv", "-f", "-", "HEAD", "--"],
+                       self.root, input="\n".join(sorted(secrets)).encode() + b"\n", check=False)
         if proc.returncode not in (0, 1):
             return None
         return {line for line in proc.stdout.decode("utf-8", "replace").splitlines()} & secrets
 
 
-class _Log:
-    """One ``git log -c --raw`` pass: commits, their parents, and where blobs were introduced."""
+def _stash_labels(root: Path, log: gcommits.Log) -> dict[str, str]:
+    """commit -> ``stash@{n}`` for each stash entry's commits (work tree, index and untracked parts)."""
+    return {c: grefs.stash_label(n) for c, (n, _) in gobjects.stash_parts(root).items()}
 
-    def __init__(self, revs: list[str], targets: set[str] | None):
-        self.revs = revs
-        self.targets = targets
-        """Blob ids to attribute; None = all (range scans read every introduced blob)."""
-        self.commits: set[str] = set()
-        self.parents: dict[str, tuple[str, ...]] = {}
-        self.intros: dict[str, dict[str, _Intro]] = {}
-        self._tag_objects: set[str] | None = None
 
-    def run(self, cwd: Path) -> None:
-        """Walk the history once and record it."""
-        args = ["log", *self.revs, "-c", "--raw", "-z", "--no-abbrev", "--no-renames", "--root",
-                "--no-ext-diff", "--format=%x01%H %ct %P", "--"]
-        out = gitcmd.output(args, cwd)
-        targets = self.targets
-        commit, ctime = "", 0
-        toks = out.split(b"\0")
-        i, n = 0, len(toks)
-        while i < n:
-            tok = toks[i]
-            i += 1
-            if tok[:1] == b"\n":
-                tok = tok.lstrip(b"\n")
-            if not tok:
-                continue
-            if tok[0] == 1:  # \x01 commit header
-                fields = tok[1:].decode().split(" ")
-                commit, ctime = fields[0], int(fields[1] or 0)
-                self.commits.add(commit)
-                self.parents[commit] = tuple(fields[2:])
-                continue
-            if tok[0] != 58:  # ':'
-                continue
-            path = toks[i]
-            i += 1
-            colons = len(tok) - len(tok.lstrip(b":"))
-            meta = tok[colons:].split(b" ")
-            modes = meta[:colons + 1]
-            oids = meta[colons + 1:2 * colons + 2]
-            new = oids[-1].decode()
-            if new == ZERO or modes[-1] == _GITLINK or modes[-1] == b"000000":
-                continue
-            if targets is not None and new not in targets:
-                continue
-            spath = gitcmd.decode_path(path)
-            per_path = self.intros.setdefault(new, {})
-            prev = per_path.get(spath)
-            if prev is None or ctime < prev.time:
-                old = tuple(o.decode() for o in oids[:-1] if o.decode() != ZERO)
-                per_path[spath] = _Intro(ctime, commit, old)
+class _Walk:
+    """What a full scan walks besides ``--all``: stash entries, and with unreachable objects
+    included, every reflog's commits and the commits ``git fsck`` finds unreachable."""
 
-    def range_objects(self) -> list[str]:
-        """Every commit and introduced blob of the walk (range scans)."""
-        return [*self.commits, *self.intros]
+    def __init__(self, extra: list[str], hidden: list[str], reflog: set[str] | None, stash: dict[str, str]):
+        self.extra = extra
+        """Options for the command line (``--reflog``: every reflog's commits)."""
+        self.hidden = hidden
+        """Stash entries and unreachable commits, fed on stdin (there may be many)."""
+        self.reflog = reflog
+        self.stash = stash
 
-    def tag_objects(self, cwd: Path) -> set[str]:
-        """Annotated tag objects that refs point at (those are reachable)."""
-        if self._tag_objects is None:
-            out = gitcmd.output(["for-each-ref", "--format=%(objectname) %(objecttype)"], cwd)
-            self._tag_objects = {line.split()[0].decode() for line in out.splitlines()
-                                 if line.endswith(b" tag")}
-        return self._tag_objects
+    @classmethod
+    def of_all(cls, root: Path, include_unreachable: bool) -> "_Walk":
+        parts = gobjects.stash_parts(root)
+        stash = {c: grefs.stash_label(n) for c, (n, _) in parts.items()}
+        stash_commits = [c for c, (_, part) in parts.items() if part == gobjects.STASH_PARTS[0]]
+        if not include_unreachable:
+            return cls([], stash_commits, None, stash)
+        reflog = gobjects.reflog_commits(root)
+        hidden = gobjects.unreachable(root).get("commit", [])
+        return cls(["--reflog"], [*stash_commits, *hidden], set(reflog), stash)
+
+    def kind_of(self, commit: str) -> str:
+        """``reflog`` or ``unreachable`` for a commit no ref contains (stash parts, and every
+        commit when unreachable objects are not included, stay ``blob``)."""
+        if commit in self.stash or self.reflog is None:
+            return "blob"
+        return "reflog" if commit in self.reflog else "unreachable"
 
 
 # -- the reading engine (also runs inside worker processes) ---------------------------
@@ -409,13 +389,7 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
     about ``WINDOW`` bytes; only the objects ``detector.pieces_with_needles`` names
     (and possible zip/UTF-16 objects) are scanned.
     """
-    with tempfile.TemporaryFile() as ids:
-        ids.write("".join(f"{e[0]}\n" for e in entries).encode())
-        ids.seek(0)
-        proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], cwd=cwd, stdin=ids,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=gitcmd.git_env(),
-                                bufsize=1 << 16)
-    gitcmd.set_pipe_size(proc.stdout.fileno())
+    proc = gobjects.batch_stream(cwd, [e[0] for e in entries])
     stream = proc.stdout
     scanned = skipped = 0
     try:
@@ -427,9 +401,10 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
                 got = stream.read(len(head))
                 if got != head:
                     raise GitError(f"git cat-file: unexpected output for {oid[:12]}")
-                if size > max_size:
-                    gitcmd.BatchReader(stream).skip(size)
-                    report(("warn", f"blob {oid[:12]}: skipped, {size >> 20} MiB is above the size limit"))
+                warning = blob.too_big(f"blob {oid[:12]}", size, max_size)
+                if warning:
+                    BatchReader(stream).skip(size)
+                    report(("warn", warning))
                     skipped += 1
                 elif size > chunk_threshold:
                     hits = _scan_big(stream, size, detector)
@@ -442,7 +417,7 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
                     data = stream.read(size + 1)
                     scanned += size
                     if detector.might_contain(data):
-                        hits = _scan_one(kind, data[:size], detector)
+                        hits = _scan_one(kind, data[:size], detector, len(oid) // 2)
                         if hits is None:
                             skipped += 1
                         elif hits:
@@ -471,13 +446,13 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
             marked = detector.pieces_with_needles(data, ends)
             if _maybe_encoded(data, starts):
                 marked.update(k for k, s in enumerate(starts)
-                              if _encoded_head(data[s:s + min(entries[i + k][2], 1024)]))
+                              if blob.may_be_encoded(data[s:s + min(entries[i + k][2], 1024)]))
             for k in sorted(marked):
                 oid, kind, size = entries[i + k]
                 start = starts[k]
                 if data[start - len(oid) - len(kind) - len(str(size)) - 3:start] != _header(oid, kind, size):
                     raise GitError(f"git cat-file: unexpected output for {oid[:12]}")
-                hits = _scan_one(kind, data[start:start + size], detector)
+                hits = _scan_one(kind, data[start:start + size], detector, len(oid) // 2)
                 if hits is None:
                     skipped += 1
                 elif hits:
@@ -492,10 +467,6 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
     report(("stat", "skipped", skipped))
 
 
-_ZIP_MAGIC = b"PK\x03\x04"
-_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
 def _maybe_encoded(window: bytes, starts: list[int]) -> bool:
     """Whether a window may hold a zip archive or UTF-16 text (the window test cannot see those).
 
@@ -504,45 +475,26 @@ def _maybe_encoded(window: bytes, starts: list[int]) -> bool:
     """
     if b"\0" in window:  # memchr: nearly free
         return True
-    return any(window.startswith(_ZIP_MAGIC, s) or window[s:s + 2] in _BOMS for s in starts)
+    zip_magic, boms = blob.ZIP_MAGIC, blob.BOMS[:2]
+    return any(window.startswith(zip_magic, s) or window[s:s + 2] in boms for s in starts)
 
 
-def _encoded_head(head: bytes) -> bool:
-    """Whether an object starting with ``head`` may be a zip archive or UTF-16/32 text."""
-    return head.startswith(_ZIP_MAGIC) or head[:2] in _BOMS or b"\0" in head
-
-
-def _scan_one(kind: str, body: bytes, detector: "Detector") -> list | None:
-    """Hits in one object's content (messages only for commits and tags); None if skipped as binary."""
+def _scan_one(kind: str, body: bytes, detector: "Detector", id_len: int = 20) -> list | None:
+    """Hits in one object's content (messages only for commits and tags, entry names only for
+    trees, one per line); None if skipped as binary."""
     if kind in ("commit", "tag"):
-        cut = body.find(b"\n\n")
-        body = body[cut + 2:] if cut >= 0 else b""
-        if kind == "tag":
-            sig = body.find(b"-----BEGIN PGP SIGNATURE-----")
-            body = body[:sig] if sig >= 0 else body
+        body = gcommits.message(kind, body)
         return detector.scan(body) if body else []
-    if is_skippable_binary(body):
-        return None
-    return detector.scan(body)
+    if kind == "tree":
+        names = b"\n".join(name for name, _, _ in gcommits.tree_entries(body, id_len))
+        return detector.scan(names) if names else []
+    return blob.scan_whole(body, detector)
 
 
 def _scan_big(stream, size: int, detector: "Detector") -> list | None:
     """Scan one huge blob in pieces; None when skipped as binary."""
-    reader = gitcmd.BatchReader(stream)
-    chunks = reader.chunks(size, CHUNK)
-    first = next(chunks, b"")
-    if is_skippable_binary(first):
-        for _ in chunks:
-            pass
-        return None
-
-    def pieces():
-        yield first
-        yield from chunks
-    hits = detector.scan_chunks(pieces())
-    for _ in chunks:
-        pass
-    return hits
+    chunks = BatchReader(stream).chunks(size, CHUNK)
+    return blob.scan_pieces(next(chunks, b""), chunks, detector)
 
 
 def _split(entries: list[Entry], parts: int) -> list[list[Entry]]:
@@ -619,46 +571,3 @@ def _run_workers(cwd, slices, detector, handle, chunk_threshold, max_size) -> No
             if p.is_alive():
                 p.terminate()
             p.join()
-
-
-# -- small parsers ---------------------------------------------------------------------
-def _iso(ts: bytes, tz: bytes) -> str:
-    try:
-        sign = -1 if tz.startswith(b"-") else 1
-        off = _dt.timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])) * sign
-        return _dt.datetime.fromtimestamp(int(ts), _dt.timezone(off)).isoformat()
-    except (ValueError, OverflowError):
-        return ""
-
-
-def _person(line: bytes) -> tuple[str, str]:
-    """``Name <email>`` and ISO date from an ``author``/``tagger`` header value."""
-    head, _, rest = line.rpartition(b">")
-    parts = rest.split()
-    who = (head + b">").decode("utf-8", "replace").strip()
-    return who, _iso(parts[0], parts[1]) if len(parts) >= 2 else ""
-
-
-def _parse_commit_meta(raw: bytes) -> tuple[str, str]:
-    """Author ``Name <email>`` and ISO author date of a raw commit object."""
-    for line in raw.split(b"\n"):
-        if not line:
-            break
-        if line.startswith(b"author "):
-            return _person(line[7:])
-    return "", ""
-
-
-def _parse_tag(raw: bytes) -> tuple[str, str, str, str]:
-    """Target id, tag name, tagger and ISO date of a raw tag object."""
-    target = name = who = date = ""
-    for line in raw.split(b"\n"):
-        if not line:
-            break
-        if line.startswith(b"object "):
-            target = line[7:].decode()
-        elif line.startswith(b"tag "):
-            name = line[4:].decode("utf-8", "replace")
-        elif line.startswith(b"tagger "):
-            who, date = _person(line[7:])
-    return target, name, who, date

@@ -23,16 +23,17 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
-from keyguard.sources import gitcmd
+from keyguard.git import objects as gobjects
+from keyguard.git import repo as grepo
+from keyguard.git import run as grun
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources.sniff import MAX_SIZE, is_skippable_binary
+from keyguard.sources import blob
+from keyguard.sources.blob import CHUNK_THRESHOLD, MAX_SIZE
 
 if TYPE_CHECKING:
     from keyguard.detect.detector import Detector
     from keyguard.model import Hit
 
-CHUNK_THRESHOLD = 64 << 20
-"""Blobs larger than this are scanned in pieces (``Detector.scan_chunks``)."""
 _GITLINK = "160000"
 
 
@@ -72,7 +73,7 @@ class StagedSource(Source):
         self.chunk_threshold = chunk_threshold
         self.max_size = max_size
         # keep GIT_INDEX_FILE: `git commit -a` runs the hook on a temporary index
-        self.env = gitcmd.git_env(keep_index=True)
+        self.env = grun.git_env(keep_index=True)
         self.stats = {"files": 0, "bytes": 0, "skipped": 0}
 
     # -- the staged diff -------------------------------------------------
@@ -104,7 +105,7 @@ class StagedSource(Source):
                 wanted.append((path, new_id, d))
         if not wanted:
             return
-        with gitcmd.CatFile(self.root, env=self.env) as cat:
+        with gobjects.CatFile(self.root, env=self.env) as cat:
             for path, oid, d in wanted:
                 for hit in self._scan_object(cat, oid, path, detector):
                     if d is None or d.is_added(hit.line) or hit.line == 0:  # line 0: a detector ``limit:`` note
@@ -114,13 +115,13 @@ class StagedSource(Source):
         args = ["-c", "core.quotePath=false", "diff-index", "--cached", "--patch-with-raw", "-z",
                 "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
                 "--src-prefix=a/", "--dst-prefix=b/"]
-        proc = gitcmd.run([*args, "HEAD", "--"], self.root, check=False, env=self.env)
+        proc = grun.run([*args, "HEAD", "--"], self.root, check=False, env=self.env)
         if proc.returncode == 0:
             return proc.stdout
-        if gitcmd.resolve_commit(self.root, "HEAD") is not None:
-            gitcmd.run([*args, "HEAD", "--"], self.root, env=self.env)  # raises with git's message
+        if grepo.resolve_commit(self.root, "HEAD") is not None:
+            grun.run([*args, "HEAD", "--"], self.root, env=self.env)  # raises with git's message
         # no commits yet: everything in the index is added
-        return gitcmd.output([*args, gitcmd.empty_tree(self.root), "--"], self.root, env=self.env)
+        return grun.output([*args, grepo.empty_tree(self.root), "--"], self.root, env=self.env)
 
     # -- whole index files (pre-commit --files / --all-files) ------------
     def _split_files(self) -> tuple[list[str], list[Path]]:
@@ -141,14 +142,14 @@ class StagedSource(Source):
         outside = list(outside)
         index: dict[str, tuple[str, str]] = {}
         if rel:
-            out = gitcmd.output(["--literal-pathspecs", "ls-files", "-s", "-z", "--full-name", "--", *rel],
+            out = grun.output(["--literal-pathspecs", "ls-files", "-s", "-z", "--full-name", "--", *rel],
                                 self.root, env=self.env)
             for rec in out.split(b"\0"):
                 if not rec:
                     continue
                 meta, _, raw_path = rec.partition(b"\t")
                 mode, oid, stage = meta.split()
-                path = gitcmd.decode_path(raw_path)
+                path = grun.decode_path(raw_path)
                 if stage in (b"0", b"2"):  # stage 2 = ours during a conflicted merge
                     index[path] = (mode.decode(), oid.decode())
         cat = None
@@ -162,7 +163,7 @@ class StagedSource(Source):
                     continue
                 self.stats["files"] += 1
                 if cat is None:
-                    cat = gitcmd.CatFile(self.root, env=self.env)
+                    cat = gobjects.CatFile(self.root, env=self.env)
                 for hit in self._scan_object(cat, oid, path, detector):
                     yield LocatedHit(hit, path)
         finally:
@@ -179,40 +180,29 @@ class StagedSource(Source):
                 self.stats[k] = self.stats.get(k, 0) + v
 
     # -- reading one blob --------------------------------------------------
-    def _scan_object(self, cat: gitcmd.CatFile, oid: str, path: str,
+    def _scan_object(self, cat: gobjects.CatFile, oid: str, path: str,
                      detector: "Detector") -> list["Hit"]:
         head = cat.open(oid)
         if head is None:
             self.warnings.append(f"{path}: staged blob {oid[:12]} is missing from the object store")
             return []
         _, size = head
-        if size > self.max_size:
+        warning = blob.too_big(path, size, self.max_size)
+        if warning:
             cat.reader.skip(size)
             self.stats["skipped"] += 1
-            self.warnings.append(f"{path}: skipped, {size >> 20} MiB is above the size limit")
+            self.warnings.append(warning)
             return []
         self.stats["bytes"] += size
         if size > self.chunk_threshold:
-            chunks = cat.reader.chunks(size)
-            first = next(chunks, b"")
-            if is_skippable_binary(first):
-                for _ in chunks:
-                    pass
-                self.stats["skipped"] += 1
-                return []
-
-            def all_chunks():
-                yield first
-                yield from chunks
-            hits = detector.scan_chunks(all_chunks())
-            for _ in chunks:  # in case the detector stopped early
-                pass
-            return hits
-        data = cat.reader.body(size)
-        if is_skippable_binary(data):
+            chunks = cat.reader.chunks(size, blob.CHUNK)
+            hits = blob.scan_pieces(next(chunks, b""), chunks, detector)
+        else:
+            hits = blob.scan_whole(cat.reader.body(size), detector)
+        if hits is None:
             self.stats["skipped"] += 1
             return []
-        return detector.scan(data)
+        return hits
 
 
 def _parse_raw(out: bytes) -> tuple[list[tuple[str, str, str, str]], bytes]:
@@ -224,7 +214,7 @@ def _parse_raw(out: bytes) -> tuple[list[tuple[str, str, str, str]], bytes]:
         path_end = out.index(b"\0", meta_end + 1)
         _old_mode, new_mode, _old_id, new_id, status = out[pos + 1:meta_end].split(b" ")
         entries.append((status[:1].decode(), new_mode.decode(), new_id.decode(),
-                        gitcmd.decode_path(out[meta_end + 1:path_end])))
+                        grun.decode_path(out[meta_end + 1:path_end])))
         pos = path_end + 1
     if pos < n and out[pos] == 0:
         pos += 1
@@ -238,7 +228,7 @@ def _header_path(rest: bytes) -> bytes:
         while i < len(rest) and rest[i] != 34:
             i += 2 if rest[i] == 92 else 1
         b_part = rest[i + 2:]
-        return gitcmd.c_unquote(b_part)[2:]
+        return grun.c_unquote(b_part)[2:]
     length = (len(rest) - 5) // 2
     return rest[len(rest) - length:]
 
@@ -253,7 +243,7 @@ def _parse_patch(patch: bytes) -> dict[str, _FileDiff]:
             current.added.append(line[1:])
             continue
         if line.startswith(b"diff --git "):
-            path = gitcmd.decode_path(_header_path(line[11:]))
+            path = grun.decode_path(_header_path(line[11:]))
             current = diffs.setdefault(path, _FileDiff())
             in_hunk = False
         elif current is None:

@@ -20,17 +20,15 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Sequence
 
-from keyguard.sources import gitcmd
+from keyguard.git import run as grun
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources.sniff import MAX_SIZE, SNIFF, is_skippable_binary
+from keyguard.sources import blob
+from keyguard.sources.blob import CHUNK, CHUNK_THRESHOLD, MAX_SIZE
 
 if TYPE_CHECKING:
     from keyguard.detect.detector import Detector
     from keyguard.model import Hit
 
-CHUNK_THRESHOLD = 64 << 20
-"""Files larger than this are scanned in pieces of ``CHUNK`` bytes."""
-CHUNK = 8 << 20
 
 
 class WorktreeSource(Source):
@@ -96,9 +94,9 @@ class WorktreeSource(Source):
             yield from self._git_listed(in_git)
 
     def _git_listed(self, rel_paths: list[str]) -> Iterator[tuple[str, Path]]:
-        out = gitcmd.output(["--literal-pathspecs", "ls-files", "-z", "--cached", "--others",
+        out = grun.output(["--literal-pathspecs", "ls-files", "-z", "--cached", "--others",
                              "--exclude-standard", "--full-name", "--", *rel_paths], self.root)
-        for path in gitcmd.zsplit(out):
+        for path in grun.zsplit(out):
             yield path, self.root / path
 
     def _walk(self, top: Path) -> Iterator[tuple[str, Path]]:
@@ -122,9 +120,10 @@ class WorktreeSource(Source):
             return []
         if not stat.S_ISREG(st.st_mode):
             return []  # symlinks (never followed), submodule folders, fifos
-        if st.st_size > self.max_size:
+        warning = blob.too_big(display, st.st_size, self.max_size)
+        if warning:
             self.stats["skipped"] += 1
-            self.warnings.append(f"{display}: skipped, {st.st_size >> 20} MiB is above the size limit")
+            self.warnings.append(warning)
             return []
         try:
             with open(full, "rb") as fh:
@@ -135,11 +134,11 @@ class WorktreeSource(Source):
             self._unreadable(display, exc)
             return []
         self.stats["files"] += 1
-        if is_skippable_binary(data):
+        hits = blob.scan_whole(data, detector)
+        if hits is None:
             self.stats["skipped"] += 1
             return []
         self.stats["bytes"] += len(data)
-        hits = detector.scan(data)
         if hits and all(h.suppressed for h in hits):
             from keyguard.report.signature import is_own_report
             if is_own_report(data):
@@ -149,18 +148,22 @@ class WorktreeSource(Source):
     def _scan_big(self, fh: BinaryIO, display: str, detector: "Detector") -> list["Hit"]:
         first = fh.read(CHUNK)
         self.stats["files"] += 1
-        if is_skippable_binary(first[:SNIFF]):
-            self.stats["skipped"] += 1
-            return []
         counter = self.stats
+        counter["bytes"] += len(first)
 
-        def chunks() -> Iterable[bytes]:
-            data = first
-            while data:
+        def rest() -> Iterator[bytes]:
+            while True:
+                data = fh.read(CHUNK)
+                if not data:
+                    return
                 counter["bytes"] += len(data)
                 yield data
-                data = fh.read(CHUNK)
-        return detector.scan_chunks(chunks())
+        hits = blob.scan_pieces(first, rest(), detector)
+        if hits is None:
+            self.stats["skipped"] += 1
+            counter["bytes"] -= len(first)
+            return []
+        return hits
 
     def _unreadable(self, display: str, exc: OSError) -> None:
         self.stats["skipped"] += 1

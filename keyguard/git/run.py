@@ -1,0 +1,260 @@
+"""Running git: the hardened command line and the environment every git child gets.
+
+A repository keyguard reads may have been written by an attacker (a CI audit of a
+pull request, a cloned repository, a pushed branch): its ``.git/config`` must not
+make keyguard run programs, and git children must not see keyguard's credentials.
+
+Command line: every call is ``git --no-pager -c K=V ... ARGS`` with ``HARDENING``.
+The configuration that can start a program, reviewed one by one:
+
+``core.fsmonitor=false``
+    the file-system monitor hook runs on any command that reads the index
+    (``ls-files``, ``diff --cached``, ``diff-index``, ``status``); off.
+``core.hooksPath=/dev/null``
+    our read commands run no hooks, and ``clone --mirror`` (``--purge``) runs
+    none either; pointing hooks at an empty place makes that hold by design.
+``log.showSignature=false`` (and ``--no-show-signature`` on every ``log``)
+    with it, ``git log`` verifies signed commits by running ``gpg.program`` /
+    ``gpg.ssh.program`` / ``gpg.x509.program`` from the repository's config.
+    keyguard never asks for a signature check (no ``%G`` formats, no
+    ``verify-*``), so with this off no gpg program is reached.
+``diff.external=`` is not settable to "none"; instead every diff-producing call
+    passes ``--no-ext-diff`` (``diff.external`` and ``diff.<driver>.command``)
+    and ``--no-textconv`` (``diff.<driver>.textconv``); ``--raw`` output never
+    uses either.
+``core.pager`` / ``pager.<cmd>``
+    ``--no-pager`` (and output is a pipe, never a terminal).
+``filter.<driver>.clean`` / ``smudge`` / ``process``
+    run only when content moves between the work tree and the object store
+    (``add``, ``checkout``, ``hash-object`` of a path, a stat-dirty ``status``).
+    keyguard reads the work tree itself and asks git only ``ls-files`` and
+    ``diff --cached`` (index against HEAD), which never filter; the one
+    ``hash-object`` call hashes an empty tree from stdin with ``--no-filters``.
+    Driver names are arbitrary, so they cannot be overridden with ``-c``.
+``gc.auto=0``, ``maintenance.auto=false``
+    no background ``git gc``/``maintenance`` (and their ``pre-auto-gc`` hook)
+    left running after keyguard exits.
+``submodule.recurse=false``
+    no child git in submodules (``grep``).
+``protocol.allow=never``, ``protocol.file.allow=always``
+    ``ext::`` and network transports cannot be used; the only transport
+    keyguard uses is a local ``clone --mirror --no-local`` (``--purge``).
+``credential.helper=``
+    (empty: resets the list) no credential helper; local reads never need one.
+``core.sshCommand``, ``core.gitProxy``, ``core.askPass``, ``remote.*.uploadpack``
+    network transports only, which ``protocol.allow=never`` rules out.
+``uploadpack.packObjectsHook``, ``core.alternateRefsCommand``
+    git honours the first only from system/global config (never the
+    repository's); the second runs only in ``receive-pack`` and in fetches
+    into a repository with alternates, neither of which keyguard does.
+``core.editor``, ``sequence.editor``, ``merge.<driver>.driver``, ``alias.*``
+    not reached by the commands keyguard runs.
+
+Environment (``git_env``): an allow-list, not a deny-list. A git child gets
+only what git needs to find itself, its configuration and its locale (PATH,
+HOME, the locale and time zone, temp folders, XDG and Windows system folders)
+plus the ``GIT_*`` variables a user sets on purpose for configuration and
+transport (``_KEEP``). Everything else is dropped: ``FLUXLOOP_*``, tokens,
+cloud credentials (``AWS_*``, ``*_TOKEN``, ``*_API_KEY``, ``*_SECRET``...) and
+any variable whose name keyguard cannot know. The ``GIT_*`` variables git
+exports to hooks (``GIT_DIR``, ``GIT_WORK_TREE``, ``GIT_INDEX_FILE``...) would
+point our calls at the wrong place (pre-commit #300, #1849) and are dropped too,
+except ``GIT_INDEX_FILE`` on request (``keep_index``).
+
+Only the standard library is imported (this is on the pre-commit hook path).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Sequence
+
+from keyguard.errors import GitError
+
+HARDENING: tuple[str, ...] = (
+    "core.fsmonitor=false",
+    "core.hooksPath=/dev/null",
+    "log.showSignature=false",
+    "gc.auto=0",
+    "maintenance.auto=false",
+    "submodule.recurse=false",
+    "protocol.allow=never",
+    "protocol.file.allow=always",
+    "credential.helper=",
+)
+"""``-c`` overrides on every git call (the reasons are in the module doc)."""
+
+GIT = ("git", "--no-pager", *(a for kv in HARDENING for a in ("-c", kv)))
+"""The start of every git command line."""
+
+_KEEP = frozenset({
+    "GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY",
+    "GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS", "GIT_HTTP_PROXY_AUTHMETHOD",
+    "GIT_ALLOW_PROTOCOL", "GIT_ASKPASS",
+    # config isolation chosen by the user or a test harness, not by a hook
+    "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CEILING_DIRECTORIES",
+})
+_KEEP_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
+_BASICS = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM",
+    "TMPDIR", "TEMP", "TMP", "PWD",
+    "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR",
+    # Windows: git for Windows needs these to start at all
+    "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "USERPROFILE", "APPDATA",
+    "LOCALAPPDATA", "PROGRAMDATA", "HOMEDRIVE", "HOMEPATH", "MSYSTEM",
+})
+_BASIC_PREFIXES = ("LC_",)
+
+
+def _allowed(name: str) -> bool:
+    if name.startswith("GIT_"):
+        return name in _KEEP or name.startswith(_KEEP_PREFIXES)
+    return name in _BASICS or name.startswith(_BASIC_PREFIXES)
+
+
+def git_env(keep_index: bool = False) -> dict[str, str]:
+    """The environment of a git child: the allow-listed part of ``os.environ`` (see the module doc).
+
+    With ``keep_index`` the ``GIT_INDEX_FILE`` git sets for a pre-commit hook is
+    kept (made absolute): ``git commit -a`` / ``git commit PATH`` run the hook
+    against a temporary index that holds what is really being committed (the
+    same reason prek keeps it; see stackoverflow.com/q/65639403).
+    """
+    env = {k: v for k, v in os.environ.items() if _allowed(k)}
+    index = os.environ.get("GIT_INDEX_FILE")
+    if keep_index and index:
+        env["GIT_INDEX_FILE"] = os.path.abspath(index)
+    env.setdefault("LC_ALL", "C")  # stable messages; content is bytes anyway
+    env["GIT_OPTIONAL_LOCKS"] = "0"  # reads never rewrite the index (no stat refresh)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+def program_env() -> dict[str, str]:
+    """``git_env`` plus ``HARDENING`` as ``GIT_CONFIG_*`` variables, for a program that runs git itself.
+
+    ``git filter-repo`` starts its own git processes; they get the same overrides
+    through the environment (git reads ``GIT_CONFIG_COUNT`` since 2.31).
+    """
+    env = git_env()
+    try:
+        n = int(env.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        n = 0
+    for kv in HARDENING:
+        key, _, value = kv.partition("=")
+        env[f"GIT_CONFIG_KEY_{n}"], env[f"GIT_CONFIG_VALUE_{n}"] = key, value
+        n += 1
+    env["GIT_CONFIG_COUNT"] = str(n)
+    return env
+
+
+def first_line(stderr: bytes) -> str:
+    """The first non-empty line of git's stderr (at most 300 characters)."""
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line:
+            return line[:300]
+    return "no error message"
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "-c":
+            skip = True
+        elif not a.startswith("-"):
+            return a
+    return "?"
+
+
+def run(args: Sequence[str], cwd: str | Path, *, input: bytes | None = None, check: bool = True,
+        env: dict[str, str] | None = None, ok: Sequence[int] = (0,)) -> subprocess.CompletedProcess:
+    """Run ``git ARGS`` in ``cwd``; with ``check``, a one-line ``GitError`` unless the exit code is in ``ok``."""
+    try:
+        proc = subprocess.run([*GIT, *args], cwd=cwd, input=input, capture_output=True,
+                              env=env if env is not None else git_env())
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    except NotADirectoryError:
+        raise GitError(f"{cwd}: not a directory") from None
+    if check and proc.returncode not in ok:
+        raise GitError(f"git {_subcommand(args)} failed: {first_line(proc.stderr)}")
+    return proc
+
+
+def output(args: Sequence[str], cwd: str | Path, **kw) -> bytes:
+    """The stdout of a successful ``git ARGS``."""
+    return run(args, cwd, **kw).stdout
+
+
+def popen(args: Sequence[str], cwd: str | Path, *, stdin=None, stderr=subprocess.DEVNULL,
+          env: dict[str, str] | None = None, bufsize: int = -1) -> subprocess.Popen:
+    """Start ``git ARGS`` with stdout piped (streams; the caller waits for it)."""
+    try:
+        return subprocess.Popen([*GIT, *args], cwd=cwd, stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=stderr, env=env if env is not None else git_env(),
+                                bufsize=bufsize)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+
+
+def run_program(argv: Sequence[str], cwd: str | Path) -> subprocess.CompletedProcess:
+    """Run a git tool that is not git itself (``git-filter-repo``) with ``program_env``."""
+    return subprocess.run(list(argv), cwd=cwd, env=program_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=False)
+
+
+PIPE_SIZE = 1 << 20
+"""F_SETPIPE_SZ target: 1 MiB (the default unprivileged maximum)."""
+
+
+def set_pipe_size(fd: int, size: int = PIPE_SIZE) -> None:
+    """Grow a pipe's kernel buffer (Linux ``F_SETPIPE_SZ``); silently a no-op elsewhere."""
+    try:
+        import fcntl
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (ImportError, OSError):
+        pass
+
+
+def decode_path(raw: bytes) -> str:
+    """A path from git output as ``str`` (undecodable bytes kept via surrogateescape)."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def zsplit(out: bytes) -> list[str]:
+    """Split NUL-terminated ``-z`` output into decoded paths."""
+    return [decode_path(p) for p in out.split(b"\0") if p]
+
+
+def c_unquote(text: bytes) -> bytes:
+    """Undo git's C-style quoting of a path (``"a\\303\\251"`` -> ``a\\xc3\\xa9``)."""
+    if not (text.startswith(b'"') and text.endswith(b'"')):
+        return text
+    body, out, i = text[1:-1], bytearray(), 0
+    escapes = {ord("n"): 10, ord("t"): 9, ord("r"): 13, ord("a"): 7, ord("b"): 8, ord("f"): 12,
+               ord("v"): 11, ord("\\"): 92, ord('"'): 34}
+    while i < len(body):
+        c = body[i]
+        if c == 92 and i + 1 < len(body):
+            n = body[i + 1]
+            if 48 <= n <= 55 and i + 4 <= len(body):
+                out.append(int(body[i + 1:i + 4], 8))
+                i += 4
+                continue
+            out.append(escapes.get(n, n))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return bytes(out)
+
+
+def is_null_id(oid: str | bytes) -> bool:
+    """Whether ``oid`` is git's all-zero id (any object format)."""
+    return bool(oid) and not oid.strip("0" if isinstance(oid, str) else b"0")
