@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     """Handle the incident; exit 0 handled, 1 not handled, 2 usage."""
     from keyguard.errors import ApiError, KeyguardError, UsageError
     from keyguard.git import repo as grepo
-    from keyguard.incident import identify, purge, report, timeline
+    from keyguard.incident import identify, purge, timeline
+    from keyguard.report import incident as report
     from keyguard.incident.candidates import find_secret, is_fingerprint
     from keyguard.incident.facts import Incident
     from keyguard.incident.ledger import Ledger

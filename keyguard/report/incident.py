@@ -1,4 +1,4 @@
-"""The incident report: ``incident.json``, ``incident.md`` and the short text summary on stdout.
+"""The incident report: ``incident.json``, ``incident.md`` and the short text summary on stdout (``keyguard incident``).
 
 The writers get an ``Incident`` (no secret inside: only the redacted form and
 the fingerprint). ``write_files`` writes both files atomically (temp file +
