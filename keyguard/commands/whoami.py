@@ -12,7 +12,7 @@ import argparse
 
 def register(p: argparse.ArgumentParser) -> None:
     """Add ``whoami``'s arguments."""
-    from keyguard.fluxloop.options import add_api_options
+    from keyguard.commands.common import add_api_options
 
     p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
     add_api_options(p.add_argument_group("FluxLoop API"))
@@ -23,11 +23,11 @@ def run(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from keyguard.fluxloop.options import client_from_args
+    from keyguard.commands.common import api_client
     from keyguard.fluxloop.records import fmt_time
     from keyguard.redact import scrub
 
-    client = client_from_args(args)
+    client = api_client(args)
     ident = client.whoami()
     k = ident.key
     if args.json:

@@ -10,9 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from keyguard.incident.facts import Identification, Location, Timeline
-from keyguard.model import Revocation
-
-DONE = ("revoked", "already_revoked")
+from keyguard.model import Revocation, is_off
 
 
 def now_iso() -> str:
@@ -43,6 +41,6 @@ def build(location: Location, ident: Identification, revocation: Revocation | No
         last_commit=(last[1].commit or last[1].object_id) if last else "",
         still_present=any(o.kind in ("worktree", "index") for o in location.occurrences),
         last_used=usage.last_used if usage else None,
-        revoked_at=revocation.at if revocation is not None and revocation.outcome in DONE else "",
+        revoked_at=revocation.at if is_off(revocation) else "",
         reported_at=reported_at or now_iso(),
     )

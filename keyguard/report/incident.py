@@ -16,7 +16,7 @@ from keyguard.atomic import write_atomic
 
 from keyguard.incident.facts import KIND_TITLES, Identification, Incident, Location, Occurrence, Timeline
 from keyguard.incident.purge import WARNINGS
-from keyguard.model import Revocation
+from keyguard.model import ALREADY_REVOKED, Revocation, is_off
 from keyguard.report import charts
 
 FORMAT_VERSION = 1
@@ -39,9 +39,9 @@ def status_line(inc: Incident) -> str:
     """One sentence: is the key off, and what was done."""
     v = inc.identification.verification
     rev = inc.revocation
-    if rev is not None and rev.outcome in ("revoked", "already_revoked") and rev.at:
+    if is_off(rev) and rev.at:
         done = f"revoked at {rev.at}" + (f" ({rev.reason})" if rev.reason else "")
-        if v.status == "live" and rev.outcome == "already_revoked" and "earlier" in rev.reason:
+        if v.status == "live" and rev.outcome == ALREADY_REVOKED and "earlier" in rev.reason:
             return f"RECORDED AS REVOKED ({done}) BUT THE API STILL SAYS LIVE: check it by hand now"
         return f"key {done}"
     if v.status == "live":
@@ -71,7 +71,7 @@ def remediation(loc: Location, ident: Identification, rev: Revocation | None, tl
     """The numbered remediation plan, most urgent first."""
     v = ident.verification
     steps = []
-    off = rev is not None and rev.outcome in ("revoked", "already_revoked")
+    off = is_off(rev)
     if off:
         steps.append(f"Revoked at {rev.at}. Confirm in the FluxLoop console that the key shows as revoked.")
     elif v.status == "live":
@@ -201,7 +201,9 @@ def to_markdown(inc: Incident) -> str:
                f"{_cell((tl.first_commit[:12] + ' by ' + tl.first_author) if tl.first_commit else '')} |")
     out.append(f"| last seen in history | {_cell(tl.last_seen or '-')} | {_cell(tl.last_commit[:12])} |")
     out.append(f"| still in the working tree or index | {'yes' if tl.still_present else 'no'} | |")
-    out.append(f"| last used (API) | {_cell(fmt_epoch(tl.last_used, 'unknown'))} | |")
+    # with usage from the API, no last use means never used (as the blast radius says); without it, unknown
+    known = inc.identification.usage is not None
+    out.append(f"| last used (API) | {_cell(fmt_epoch(tl.last_used, 'never' if known else 'unknown'))} | |")
     out.append(f"| revoked | {_cell(tl.revoked_at or 'not revoked')} | "
                f"{_cell(inc.revocation.via if inc.revocation else '')} |")
     out.append("")
