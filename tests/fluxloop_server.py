@@ -263,8 +263,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("DELETE")
 
     # -- plumbing --------------------------------------------------------------------------
-    def _send(self, status: int, body, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
+    def _send(self, status: int, body, headers: dict | None = None, trickle: float = 0.0) -> None:
+        """Send the answer; with ``trickle``, the body one byte every ``trickle`` seconds (padded to
+        take a long time) after status and headers went out at once."""
+        data = json.dumps(body).encode() + (b" " * 200 if trickle else b"")
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -272,27 +274,16 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a slow-response test): nothing to do
-
-    def _trickle(self, status: int, body, headers: dict, delay: float) -> None:
-        """Send the answer, its body one byte every ``delay`` seconds (padded to take a long time)."""
-        data = json.dumps(body).encode() + b" " * 200
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
+            if not trickle:
+                self.wfile.write(data)
+                return
             self.wfile.flush()
             for i in range(len(data)):
                 self.wfile.write(data[i:i + 1])
                 self.wfile.flush()
-                time.sleep(delay)
+                time.sleep(trickle)
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up, as it should
+            pass  # the client gave up (a slow-response test): nothing to do
 
     def _handle(self, method: str) -> None:
         st = self.state
@@ -331,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault.kind == "trickle":
                 st.record(RecordedRequest(status="trickle", **rec))
                 status, body, headers = self._dispatch(method, endpoint, params, token, parse_qs(parts.query))
-                self._trickle(status, body, headers, fault.delay)
+                self._send(status, body, headers, trickle=fault.delay)
                 return
             elif fault.kind in ("drop", "reset"):
                 st.record(RecordedRequest(status=fault.kind, **rec))

@@ -521,3 +521,19 @@ def test_a_bad_requests_ca_bundle_is_one_line(fluxloop_server, keyguard, tmp_pat
     line = one_line(r.stderr.decode())
     assert r.returncode == EXIT_USAGE and "REQUESTS_CA_BUNDLE" in line and "cannot load" in line
     assert fluxloop_server.calls() == []
+
+
+def test_first_committed_follows_history_when_commits_share_a_second(keyguard, repo: Repo, tmp_path):
+    key = platform_key("flux_dev_")
+    same = {"GIT_AUTHOR_DATE": "2024-03-01T10:00:00+00:00", "GIT_COMMITTER_DATE": "2024-03-01T10:00:00+00:00"}
+    ids = []
+    for i in range(4):  # four commits in the same second, each adding the key somewhere
+        repo.write(f"f{3 - i}.env", f"K={key}\n")  # names in the reverse order of history
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV | same
+        subprocess.run(["git", "add", "-A"], cwd=repo.path, check=True, env=env)
+        subprocess.run(["git", "commit", "-q", "-m", f"c{i}"], cwd=repo.path, check=True, env=env)
+        ids.append(repo.git("rev-parse", "HEAD").strip())
+    out = tmp_path / "out"
+    r = keyguard("incident", "--offline", "--output-dir", str(out), cwd=repo.path, input=key.encode())
+    assert r.returncode == 1, r.stderr.decode()
+    assert json.loads((out / "incident.json").read_text())["timeline"]["first_commit"] == ids[0]
