@@ -146,7 +146,8 @@ def test_a_key_in_a_config_field_never_echoes(fluxloop_server, keyguard, repo: R
         assert "internal error" not in r.stderr.decode()
 
 
-@pytest.mark.parametrize("var", ["FLUXLOOP_PROFILE", "FLUXLOOP_API_ENDPOINT", "GITHUB_STEP_SUMMARY"])
+@pytest.mark.parametrize("var", ["FLUXLOOP_PROFILE", "FLUXLOOP_API_ENDPOINT", "GITHUB_STEP_SUMMARY",
+                                 "REQUESTS_CA_BUNDLE", "FLUXLOOP_API_KEY"])
 def test_a_key_in_an_environment_variable_never_echoes(fluxloop_server, keyguard, repo: Repo, tmp_path, var):
     key = platform_key("flux_stg_")
     leaked_repo(repo, platform_key("flux_dev_"))
@@ -227,6 +228,20 @@ def test_audit_that_fails_after_revoking_says_what_was_done(fluxloop_server, key
     assert [e["key_id"] for e in ledger["keys"].values()] == [live.id]
     assert no_temp_files(d) == []
     assert live.secret not in err + texts_of(d)
+
+
+def test_scan_revoke_that_cannot_write_its_report_says_what_was_done(fluxloop_server, repo: Repo, tmp_path):
+    op = fluxloop_server.operator()
+    live = fluxloop_server.add_key()
+    leaked_repo(repo, live.secret)
+    out = tmp_path / "scan.json"
+    r = keyguard_with_file_size_limit(["scan", "--revoke", "--yes", "-f", "json", "-o", str(out)], repo.path,
+                                      fluxloop_server.env(tmp_path, FLUXLOOP_API_KEY=op.secret), 1024)
+    err = r.stderr.decode()
+    assert r.returncode == EXIT_PARTIAL, err
+    assert "already done: revoked" in err.splitlines()[-1] and live.id in err.splitlines()[-1]
+    assert len(fluxloop_server.calls("revoke")) == 1 and not out.exists() and no_temp_files(tmp_path) == []
+    assert live.secret not in err + r.stdout.decode()
 
 
 def test_audit_checks_every_output_before_acting(fluxloop_server, keyguard, repo: Repo, tmp_path):

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the scan; exit 0 clean, 1 findings, 2 usage/config error, 3 a key verified live."""
     from keyguard.commands.common import (command_line, load_baseline, load_config, make_source,
                                           verify_and_revoke, warn)
-    from keyguard.errors import UsageError, exit_code
+    from keyguard.errors import KeyguardError, PartlyDone, UsageError, exit_code
     from keyguard.model import Severity
 
     if args.since and not args.history:
@@ -108,7 +108,14 @@ def run(args: argparse.Namespace) -> int:
     fail_on = args.fail_on or Severity.parse(config.fail_on)
     report_has_warnings = False
     if report.findings or args.format != "text" or args.output or args.verbose:
-        _write(report, args)
+        try:
+            _write(report, args)
+        except KeyguardError as exc:  # after a revoke, say what was done
+            from keyguard.commands.common import done_so_far
+            done = done_so_far(report.findings)
+            if done:
+                raise PartlyDone(f"{exc}; {done}") from None
+            raise
         report_has_warnings = args.format == "text" and not args.output
     elif not args.quiet:
         counts = _counts_line(report)
