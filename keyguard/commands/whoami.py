@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from keyguard.commands.common import api_client
     from keyguard.fluxloop.records import fmt_time
     from keyguard.redact import scrub
+    from keyguard.report.summary import plural
 
     client = api_client(args)
     ident = client.whoami()
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         expiry = "never"
     else:
         left = int((k.expires_at - now) // 86400)
-        expiry = fmt_time(k.expires_at) + (f" ({left} days left)" if left >= 0 else " (expired)")
+        expiry = fmt_time(k.expires_at) + (f" ({plural(left, 'day')} left)" if left >= 0 else " (expired)")
     orgs = ", ".join(f"{o.name} ({o.role})" if o.role else o.name for o in ident.organizations) or "none"
     projects = "All Projects" if "*" in k.projects else (", ".join(k.projects) or "none")
     perms = "all ('*')" if "*" in k.permissions else (", ".join(k.permissions) or "none")

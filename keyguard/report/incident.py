@@ -18,6 +18,7 @@ from keyguard.incident.facts import KIND_TITLES, Identification, Incident, Locat
 from keyguard.incident.purge import WARNINGS
 from keyguard.model import ALREADY_REVOKED, Revocation, is_off
 from keyguard.report import charts
+from keyguard.report.summary import plural
 
 FORMAT_VERSION = 1
 LOCAL_ONLY_KINDS = ("stash", "reflog", "unreachable", "loose-blob")
@@ -87,7 +88,7 @@ def remediation(loc: Location, ident: Identification, rev: Revocation | None, tl
                  "put it in the secret store (CI secrets, environment), never in a file in git; update every "
                  "consumer" + (" (see the projects and user agents under Blast radius)." if ident.usage else "."))
     if ident.usage is not None:
-        steps.append(f"Review the blast radius: {ident.usage.total_requests} requests in {ident.usage.days} days; "
+        steps.append(f"Review the blast radius: {ident.usage.total_requests} requests in {plural(ident.usage.days, 'day')}; "
                      "look for unfamiliar IP addresses, locations, user agents and operations, and check the "
                      "data those operations touched.")
     else:
@@ -242,7 +243,7 @@ def to_markdown(inc: Incident) -> str:
     if u is None:
         out += [f"Unknown: {_cell(inc.identification.usage_error)}", ""]
     else:
-        out += [f"- Requests: **{u.total_requests}** in {u.days} days",
+        out += [f"- Requests: **{u.total_requests}** in {plural(u.days, 'day')}",
                 f"- Last used: {fmt_epoch(u.last_used)} from {_cell(u.last_ip or '?')} "
                 f"({_cell(u.last_location or '?')}), user agent {_cell(u.last_user_agent or '?')}", ""]
         out += _with_blank(charts.calls_per_day(u))
@@ -311,7 +312,7 @@ def to_text(inc: Incident, verbose: bool = False) -> str:
                  + (f" ({v.reason})" if v.status == "unknown" and v.reason else ""))
     lines.append(f"  revocation: {revocation_text(inc)}")
     u = inc.identification.usage
-    lines.append(f"  blast radius: {u.total_requests} requests in {u.days} days" if u is not None
+    lines.append(f"  blast radius: {u.total_requests} requests in {plural(u.days, 'day')}" if u is not None
                  else f"  blast radius: unknown ({inc.identification.usage_error})")
     if charts.calls_per_day_line(u):
         lines.append(f"    {charts.calls_per_day_line(u)}")

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from keyguard.fluxloop.records import KeyUsage, fmt_time
 from keyguard.model import HygieneFinding, KeyRecord
+from keyguard.report.summary import plural
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def to_text(d: KeyDetail) -> str:
     usage = d.usage
     if usage is not None:
         total = usage.total_requests
-        lines.append(f"Usage (last {d.days} days): {total} requests")
+        lines.append(f"Usage (last {plural(d.days, 'day')}): {total} requests")
         for title, pairs in (("by operation", usage.by_operation), ("by project", usage.by_project)):
             if pairs:
                 lines.append(f"  {title}:")
