@@ -290,7 +290,7 @@ def test_audit_without_any_credential_only_warns(fluxloop_server, keyguard, repo
     repo.commit("clean")
     r = audit(keyguard, repo, fluxloop_server.env(tmp_path))
     assert r.returncode == 0, r.stderr.decode()
-    assert "key hygiene skipped: no operator credential" in r.stderr.decode()
+    assert "key hygiene skipped: no operator credential" in r.stdout.decode()  # the text report's warnings
 
 
 def test_audit_that_cannot_verify_is_incomplete(fluxloop_server, keyguard, repo: Repo, tmp_path):
@@ -480,7 +480,7 @@ def test_an_unwritable_step_summary_warns_and_keeps_the_result(fluxloop_server, 
               "--no-hygiene")
     err = r.stderr.decode()
     assert r.returncode == 1, err  # the findings decide, as without the summary
-    assert "step summary not written" in err and "internal error" not in err
+    assert "step summary not written" in r.stdout.decode() and "internal error" not in err
     _, report, _ = audit_outputs(repo)
     assert report["summary"]["findings"] == 1
 
