@@ -77,7 +77,8 @@ def _shapes():
     global _SHAPES
     if _SHAPES is None:
         import re
-        prefixes = "|".join(re.escape(p) for p in _PREFIXES)
+        # the loaded rules' prefixes, and FluxLoop's prefix shape for when no rules are loaded yet
+        prefixes = "|".join([re.escape(p) for p in _prefixes] + [r"flux_[a-z]+_", r"flx_(?:[a-z]+_)?"])
         _SHAPES = (re.compile(rf"(?:{prefixes})[A-Za-z0-9_\-]{{6,}}"),
                    re.compile(r"eyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]*"),
                    re.compile(r"(?<![A-Za-z0-9_\-])(?=[A-Za-z_\-]*[0-9])(?=[0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{20,}"))

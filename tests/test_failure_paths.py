@@ -81,7 +81,7 @@ def test_a_key_where_the_endpoint_belongs_is_never_quoted(fluxloop_server, keygu
             err = r.stderr.decode()
             assert r.returncode == EXIT_USAGE, err
             assert key not in err + r.stdout.decode()
-            assert "must be an http(s) URL" in err and key[:14] + "\u2026" in err
+            assert "must be an http(s) URL" in err and key[-4:] in err  # redacted, not dropped
             if not debug:
                 one_line(err)
 

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from keyguard.incident import purge
     from keyguard.incident.respond import Request, respond
     from keyguard.redact import remember, scrub
-    from keyguard.report import incident as report
+    from keyguard.incident import report
 
     if args.yes and args.no_revoke:
         raise UsageError("--yes and --no-revoke contradict each other")
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
     client, ident = _client(args)
     inc = respond(secret, Request(root, git_dir, out_dir, no_revoke=args.no_revoke, yes=args.yes, purge=args.purge),
-                  client=client, ident=ident, say=lambda text: say(args, text),
+                  client=client, writer=report, ident=ident, say=lambda text: say(args, text),
                   confirm=_confirm(from_stdin))
     sys.stdout.write(scrub(report.to_text(inc, verbose=args.verbose), [secret]))
     sys.stdout.flush()

@@ -27,7 +27,6 @@ from keyguard.incident.revoke import recorded, revoke_if_live
 from keyguard.model import DECLINED, REVOKED, Revocation, is_off
 from keyguard.redact import fingerprint as fingerprint_of
 from keyguard.redact import redact
-from keyguard.report import incident as report
 
 EXIT_HANDLED = 0
 EXIT_NOT_HANDLED = 1
@@ -46,14 +45,16 @@ class Request:
     purge: bool = False
 
 
-def respond(secret: str, req: Request, *, client, ident: Identification | None = None,
+def respond(secret: str, req: Request, *, client, writer, ident: Identification | None = None,
             confirm: Callable[[str], bool] | None = None,
             say: Callable[[str], None] = lambda _text: None) -> Incident:
     """Handle the incident of ``secret``; the ``Incident`` written to ``req.out_dir``.
 
     ``client``: a ``FluxLoopClient`` (None: no API); ``ident``: the identification
     when the API could not be used at all (``identify.offline``/``unavailable``);
-    ``confirm(question)``: asks the user (None: no terminal to ask on).
+    ``confirm(question)``: asks the user (None: no terminal to ask on); ``writer``: the
+    incident report writer (``keyguard.incident.report``: ``needs_rewrite``, ``remediation``,
+    ``write_files``), handed in by the command.
     """
     fp = fingerprint_of(secret)
     location = locate(req.root, secret)
@@ -73,7 +74,7 @@ def respond(secret: str, req: Request, *, client, ident: Identification | None =
         revocation = revoke_if_live(client, secret, fp, ident, ledger, yes=req.yes,
                                     confirm=None if confirm is None else (lambda: confirm(question)))
     try:
-        return _finish(secret, fp, req, location, ident, revocation, say)
+        return _finish(secret, fp, req, location, ident, revocation, say, writer)
     except (OSError, KeyguardError) as exc:
         if revocation is not None and revocation.outcome == REVOKED:
             why = getattr(exc, "strerror", None) or str(exc)
@@ -97,7 +98,7 @@ def _is_ancestor(root: Path, a: str, b: str) -> bool:
     return run_git(["merge-base", "--is-ancestor", a, b], root, check=False).returncode == 0
 
 
-def _finish(secret, fp, req: Request, location, ident, revocation, say) -> Incident:
+def _finish(secret, fp, req: Request, location, ident, revocation, say, report) -> Incident:
     """The purge plan (and ``--purge``), then the report files."""
     warnings: list[str] = []
     has_history = any(report.needs_rewrite(o) for o in location.occurrences)
