@@ -130,5 +130,16 @@ def collect(source: "Source", detector, policy: ScanPolicy, kind: str | None = N
     report.findings.sort(key=lambda f: (f.path, f.line, f.column,
                                         f.provenance.date if f.provenance else ""))
     report.warnings.extend(source.warnings)
+    if excludes_everything(policy.exclude):
+        report.warnings.append(f"exclude {list(policy.exclude)} matches every path: nothing can be reported "
+                               f"(exclude folders or file patterns, not '*')")
     report.stats.update(source.stats)
     return report
+
+
+_PROBES = ("a", "a.py", "src/app/settings.py", ".env", "deploy/prod/.env.local")
+
+
+def excludes_everything(patterns: Iterable[str]) -> bool:
+    """Whether the exclude globs match any path at all (``*``, ``**``): then the scan can report nothing."""
+    return bool(patterns) and all(path_excluded(p, patterns) for p in _PROBES)

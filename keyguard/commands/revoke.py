@@ -17,7 +17,7 @@ import argparse
 
 def register(p: argparse.ArgumentParser) -> None:
     """Add ``revoke``'s arguments."""
-    from keyguard.fluxloop.options import add_api_options
+    from keyguard.commands.common import add_api_options
 
     p.add_argument("key", nargs="?", default="-", metavar="KEY",
                    help="the key to revoke; omit it or give '-' to read it from stdin (stays out of "
@@ -33,7 +33,7 @@ def _read_key(arg: str) -> str:
     from keyguard.errors import UsageError
 
     if arg != "-":
-        from keyguard.fluxloop.options import warn_key_on_command_line
+        from keyguard.commands.common import warn_key_on_command_line
         warn_key_on_command_line("the key to revoke", "pipe it on stdin instead: keyguard revoke - < FILE")
         return arg.strip()
     if sys.stdin is None:
@@ -52,10 +52,11 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from keyguard.errors import EXIT_FINDINGS, EXIT_LIVE, UsageError
-    from keyguard.fluxloop.options import client_from_args
+    from keyguard.commands.common import api_client, ask_yes
     from keyguard.fluxloop.revoke import identity_mismatch, operator_identity, plan_via, revoke_key, why_self
     from keyguard.detect.rulepack import load_rules
-    from keyguard.redact import redact
+    from keyguard.model import ALREADY_REVOKED, REVOKED
+    from keyguard.redact import redact, remember
 
     key = _read_key(args.key)
     if not key:
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
     if any(c.isspace() for c in key):
         raise UsageError("the key contains spaces: give exactly one key")
     load_rules()  # redaction shows the key prefixes the rules define
+    remember(key)
     shown = redact(key)
-    client = client_from_args(args, require_operator=False)
+    client = api_client(args, require_operator=False)
     v = client.auth_status(key)
     if v.status == "revoked":
         print(f"keyguard: {shown} is already revoked")
@@ -98,20 +100,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin or not sys.stdin.isatty():
             raise UsageError("refusing to revoke without confirmation: no terminal to ask on (pass --yes)")
-        sys.stderr.write(f"Revoke {what}?\nSystems using it will stop working. [y/N] ")
-        sys.stderr.flush()
-        try:
-            answer = input()
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
+        if not ask_yes(sys.stderr, f"Revoke {what}?\nSystems using it will stop working. [y/N] "):
             print("keyguard: not revoked", file=sys.stderr)
             return EXIT_FINDINGS
     rev = revoke_key(client, key, v, operator=operator)
-    if rev.outcome == "revoked":
+    if rev.outcome == REVOKED:
         print(f"revoked {what} via {rev.via} at {rev.at}")
         return 0
-    if rev.outcome == "already_revoked":
+    if rev.outcome == ALREADY_REVOKED:
         print(f"already revoked: {what}")
         return 0
     print(f"keyguard: could not revoke {what}: {rev.reason}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """The FluxLoop HTTP client: the four endpoints of the key-management API, with bounded retries.
 
-Plain ``urllib.request``: a timeout on every call, HTTPS certificate checks on
-(the default SSL context), proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
+Plain ``urllib.request``: an overall limit on every request and a deadline on
+the run (``keyguard.fluxloop.deadline``), HTTPS certificate checks on (the
+default SSL context, which reads ``SSL_CERT_FILE``/``SSL_CERT_DIR``; a
+``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` file is trusted too), proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
 (urllib's ``ProxyHandler`` reads them), and redirects *not* followed, because
 urllib would resend the ``Authorization`` header to wherever a redirect points.
 
@@ -11,6 +13,7 @@ number of attempts and a total wait. When the answer could not be learned the
 client raises ``ApiUnavailable`` (callers turn it into status ``unknown``,
 never ``invalid``). Secrets travel only in the ``Authorization`` header; any
 text from the server is scrubbed of the bearer before it reaches a message.
+Nothing here prints: waits past two seconds are told to ``notify``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import email.utils
 import http.client
 import json
 import logging
+import os
 import random
 import socket
 import ssl
@@ -33,6 +37,7 @@ from keyguard import __version__
 from keyguard.errors import ApiError, CredentialError
 from keyguard.fluxloop import records
 from keyguard.fluxloop.credentials import ApiSettings, Credential
+from keyguard.fluxloop.deadline import NOTICE_AFTER, Deadline, Notify, RequestTimeout, bounded_call
 from keyguard.model import KeyRecord, Verification
 from keyguard.redact import scrub
 from keyguard.sanitize import clean
@@ -47,10 +52,6 @@ MAX_RUN_BYTES = 128 * 1024 * 1024
 """Response bytes read per run (one client) at most: a cursor that never ends stops here."""
 MAX_RUN_KEYS = 100_000
 """Key records accepted per run at most."""
-REQUEST_DEADLINE_FACTOR = 3
-"""One exchange may take this many times ``RetryPolicy.timeout`` in all: a body trickling a byte
-every few seconds never trips the per-read timeout, this does. (Issue 9's ``--api-deadline``,
-on another branch, is to replace it.)"""
 
 STATUS_BY_DESCRIPTION = {
     "Invalid API key": "invalid",
@@ -65,7 +66,7 @@ class RetryPolicy:
     """How long to wait for the API and how often to try again."""
 
     timeout: float = 10.0
-    """Seconds for each connect/read."""
+    """Seconds one request may take in all (connect, headers and body), not per read."""
     max_attempts: int = 4
     """Attempts per call, the first one included."""
     backoff: float = 0.5
@@ -145,13 +146,18 @@ class FluxLoopClient:
 
     def __init__(self, endpoint: str, credential: Credential | None = None, *,
                  credential_error: CredentialError | None = None, policy: RetryPolicy = RetryPolicy(),
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, deadline: Deadline | None = None,
+                 notify: Notify | None = None):
         self.endpoint = endpoint.rstrip("/")
         self.credential = credential
         self.credential_error = credential_error
         self.policy = policy
+        self.deadline = deadline or Deadline(None)
+        """The run's deadline: every request, retry and back-off of this client draws from it."""
+        self.notify = notify
+        """Told (one line) what is being waited for once a wait passes ``NOTICE_AFTER`` seconds."""
         self._sleep = sleep
-        self._ssl = ssl.create_default_context()  # certificate and host name checks on
+        self._ssl = tls_context()
         self._bearers: set[str] = set()
         """Every token sent as a bearer in this run: scrubbed from all API text."""
         self.budget = RunBudget()
@@ -174,7 +180,7 @@ class FluxLoopClient:
         return self.credential
 
     # -- transport --------------------------------------------------------------------------
-    def _open(self, method: str, url: str, token: str) -> _Response:
+    def _open(self, method: str, url: str, token: str, timeout: float) -> _Response:
         """One HTTP exchange; raises OSError-family errors for transport failures."""
         req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
         req.add_header("Authorization", f"Bearer {token}")
@@ -184,12 +190,12 @@ class FluxLoopClient:
             req.add_header("Content-Type", "application/json")
         opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self._ssl), _NoRedirect())
         try:
-            resp = opener.open(req, timeout=self.policy.timeout)
+            resp = opener.open(req, timeout=timeout)
         except urllib.error.HTTPError as exc:  # an error status is still an answer
             resp = exc
         with resp:
-            raw = _read_body(resp, min(MAX_BODY, self.budget.bytes_left) + 1,
-                             self.policy.timeout * REQUEST_DEADLINE_FACTOR, f"{method} {_path_of(url)}")
+            raw = _read_body(resp, min(MAX_BODY, self.budget.bytes_left) + 1, timeout,
+                             f"{method} {_path_of(url)}")
             status = resp.status if hasattr(resp, "status") and resp.status else resp.code
             headers = {k.lower(): v for k, v in (resp.headers or {}).items()}
         self.budget.bytes_left -= len(raw)
@@ -221,8 +227,16 @@ class FluxLoopClient:
         while True:
             attempt += 1
             delay: float | None = None
+            left = self.deadline.remaining()
+            if left <= 0:
+                raise ApiUnavailable(f"{method} {path}: the run's API deadline ({self.deadline.seconds:g}s, "
+                                     f"--api-deadline) has passed")
+            limit = min(p.timeout, left)
             try:
-                resp = self._open(method, url, token)
+                resp = bounded_call(lambda: self._open(method, url, token, limit), limit,
+                                    notify=self.notify, what=f"the FluxLoop API ({method} {path})")
+            except RequestTimeout as exc:
+                what = str(exc)
             except urllib.error.URLError as exc:  # wraps connect-time failures
                 reason = exc.reason
                 if isinstance(reason, ssl.SSLError):
@@ -234,7 +248,7 @@ class FluxLoopClient:
                     raise ApiError(f"{method} {path}: cannot reach {self.endpoint} ({reason})") from None
                 what = _describe_oserror(reason)
             except (TimeoutError, socket.timeout):
-                what = f"timed out after {p.timeout:g}s"
+                what = f"timed out after {limit:g}s"
             except (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionError) as exc:
                 what = _describe_oserror(exc)
             except (http.client.HTTPException, OSError) as exc:
@@ -255,10 +269,13 @@ class FluxLoopClient:
             if delay is None:
                 base = min(p.max_backoff, p.backoff * (2 ** (attempt - 1)))
                 delay = base * (0.5 + random.random() / 2)
-            if attempt >= p.max_attempts or waited + delay > p.max_total_wait:
+            if attempt >= p.max_attempts or waited + delay > p.max_total_wait \
+                    or delay >= self.deadline.remaining():
                 raise ApiUnavailable(f"{method} {path}: {what} (gave up after {attempt} attempt"
                                      f"{'s' if attempt != 1 else ''}, {waited:.1f}s waited)")
             log.debug("%s %s: %s; retry %d in %.2fs", method, path, what, attempt, delay)
+            if delay >= NOTICE_AFTER and self.notify is not None:
+                self.notify(f"waiting {delay:.0f}s before retrying {method} {path} ({what})")
             self._sleep(delay)
             waited += delay
 
@@ -414,7 +431,9 @@ def _read_body(resp, limit: int, seconds: float, what: str) -> bytes:
     """Up to ``limit`` bytes of ``resp``, read in pieces; ApiUnavailable after ``seconds``.
 
     A server trickling one byte every few seconds never trips the per-read socket
-    timeout; this overall deadline (monotonic clock) bounds the whole body.
+    timeout. ``bounded_call`` already gives the caller up after the request's
+    limit; this same limit here (monotonic clock) makes the abandoned reader
+    thread stop too instead of trickling on in the background.
     """
     deadline = time.monotonic() + seconds
     parts: list[bytes] = []
@@ -454,7 +473,22 @@ def _describe_oserror(exc: BaseException) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
-def client_from_args(args, *, require_operator: bool = True) -> FluxLoopClient:
-    """Build the client from ``--api-key``/``--profile``/``--api-endpoint`` (see ``options``)."""
-    from keyguard.fluxloop.options import client_from_args as build
-    return build(args, require_operator=require_operator)
+
+def tls_context() -> ssl.SSLContext:
+    """The default context (``SSL_CERT_FILE``/``SSL_CERT_DIR``), also trusting a ``REQUESTS_CA_BUNDLE``
+    or ``CURL_CA_BUNDLE`` file, as other tools on a corporate network do; a bad file is a one-line error."""
+    ctx = ssl.create_default_context()  # certificate and host name checks on
+    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        path = os.environ.get(var, "").strip()
+        if not path:
+            continue
+        try:
+            if os.path.isdir(path):
+                ctx.load_verify_locations(capath=path)
+            else:
+                ctx.load_verify_locations(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            from keyguard.redact import shown_value
+            raise ApiError(f"{var}={shown_value(path)}: cannot load CA certificates from it "
+                           f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    return ctx

@@ -19,15 +19,14 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Callable
 
 from keyguard.errors import ApiError, CredentialError
-from keyguard.model import Finding, Revocation, Verification
+from keyguard.model import (ALREADY_REVOKED, DECLINED, FAILED, REVOKED, WOULD_REVOKE, Finding, Revocation,
+                            Verification, is_off)
 from keyguard.sanitize import clean
 
 Confirm = Callable[[list[Finding]], bool]
-DONE = ("revoked", "already_revoked")
-"""Outcomes after which a key is off."""
 
 
 def _now() -> str:
@@ -90,7 +89,7 @@ def _rechecked(client, secret: str, rev: Revocation) -> Revocation:
         return rev
     why = ("the key still answers live" if after.status == "live"
            else f"the re-check failed ({after.reason})")
-    return replace(rev, outcome="failed", at="",
+    return replace(rev, outcome=FAILED, at="",
                    reason=f"the API confirmed the revoke but {why}; treat the key as live")
 
 
@@ -101,12 +100,12 @@ def revoke_key(client, secret: str, verification: Verification, *, operator=None
     The record must match ``secret`` (``identity_mismatch``) and the result is re-checked.
     """
     if verification.status != "live":
-        return Revocation("failed", reason=f"the key is {verification.status}, not live")
+        return Revocation(FAILED, reason=f"the key is {verification.status}, not live")
     if not verification.key_id or not verification.tenant:
-        return Revocation("failed", reason="the API did not say which key this is (no id or tenant)")
+        return Revocation(FAILED, reason="the API did not say which key this is (no id or tenant)")
     mismatch = identity_mismatch(secret, verification)
     if mismatch is not None:
-        return Revocation("failed", reason=mismatch)
+        return Revocation(FAILED, reason=mismatch)
     rev = _revoke_checked(client, secret, verification, operator=operator, dry_run=dry_run)
     return rev if dry_run else _rechecked(client, secret, rev)
 
@@ -117,26 +116,26 @@ def _revoke_checked(client, secret: str, verification: Verification, *, operator
 
     via = plan_via(verification, operator)
     if dry_run:
-        return Revocation("would_revoke", via=via)
+        return Revocation(WOULD_REVOKE, via=via)
     note = ""
     if via == "operator":
         try:
             already = client.revoke(verification.tenant, verification.key_id)
-            return Revocation("already_revoked" if already else "revoked", at=_now(), via="operator")
+            return Revocation(ALREADY_REVOKED if already else REVOKED, at=_now(), via="operator")
         except ApiUnavailable as exc:
-            return Revocation("failed", via="operator", reason=str(exc))
+            return Revocation(FAILED, via="operator", reason=str(exc))
         except (CredentialError, ApiError) as exc:
             note = f"operator refused ({exc}); "  # fall through: the key revokes itself
     try:
         already = client.revoke(verification.tenant, verification.key_id, token=secret)
-        return Revocation("already_revoked" if already else "revoked", at=_now(), via="self",
+        return Revocation(ALREADY_REVOKED if already else REVOKED, at=_now(), via="self",
                           reason=note.rstrip("; "))
     except TokenRejected as exc:
         if exc.description == "API key has been revoked":
-            return Revocation("already_revoked", at=_now(), via="self", reason=note + "revoked meanwhile")
-        return Revocation("failed", via="self", reason=note + str(exc))
+            return Revocation(ALREADY_REVOKED, at=_now(), via="self", reason=note + "revoked meanwhile")
+        return Revocation(FAILED, via="self", reason=note + str(exc))
     except ApiError as exc:
-        return Revocation("failed", via="self", reason=note + str(exc))
+        return Revocation(FAILED, via="self", reason=note + str(exc))
 
 
 def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: Confirm | None = None,
@@ -160,7 +159,7 @@ def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: 
         v = f.verification
         if v is None or v.status != "live" or f.secret in keys:
             continue
-        if f.revocation is not None and f.revocation.outcome in DONE:
+        if is_off(f.revocation):
             continue
         keys[f.secret] = f
     if not keys:
@@ -172,7 +171,7 @@ def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: 
 
     results: dict[str, Revocation] = {}
     if not dry_run and confirm is not None and not confirm(list(keys.values())):
-        results = {s: Revocation("declined", reason="not confirmed") for s in keys}
+        results = {s: Revocation(DECLINED, reason="not confirmed") for s in keys}
     else:
         by_id: dict[tuple[str, str], Revocation] = {}
         for secret, f in keys.items():
@@ -188,14 +187,6 @@ def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: 
             if v.key_id:
                 by_id[ident] = rev
     return [replace(f, revocation=results[f.secret]) if f.secret in results and
-            not (f.revocation is not None and f.revocation.outcome in DONE) else f
+            not is_off(f.revocation) else f
             for f in findings]
 
-
-def live_keys(findings: Sequence[Finding]) -> list[Finding]:
-    """One finding per distinct live key (the first seen)."""
-    seen: dict[str, Finding] = {}
-    for f in findings:
-        if f.verification is not None and f.verification.status == "live":
-            seen.setdefault(f.secret, f)
-    return list(seen.values())

@@ -232,7 +232,8 @@ class SecretGuard:
         """Free text (warnings, command line) with every known secret redacted."""
         if self.show_secrets or not text:
             return text
-        return scrub(text, self._all)
+        from keyguard.redact import scrub_all
+        return scrub_all(scrub(text, self._all))
 
 
 def policy_line(policy: dict[str, str]) -> str:
