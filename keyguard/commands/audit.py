@@ -75,7 +75,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the audit; exit 0, 1, 3, 4 or 5 (see the module docstring), 2 on usage errors."""
-    from keyguard.commands.common import check_writable, command_line, load_baseline, load_config, state_policy
+    from keyguard.commands.common import check_writable, command_line, load_baseline, load_config
     from keyguard.errors import PartlyDone, UsageError, exit_code
     from keyguard.model import Severity
     from keyguard.git import repo as grepo

@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from keyguard.sanitize import clean, clean_lines
+from keyguard.sanitize import clean_lines
 
 
 def register(p: argparse.ArgumentParser) -> None:

@@ -82,10 +82,10 @@ def identity_mismatch(secret: str, verification: Verification) -> str | None:
 
 def _rechecked(client, secret: str, rev: Revocation) -> Revocation:
     """``rev`` if auth/status now says the key is off; else ``failed`` (never on the API's word alone)."""
-    if rev.outcome not in DONE:
+    if not rev.off:
         return rev
     after = client.auth_status(secret)
-    if after.status in ("revoked", "invalid", "expired"):
+    if after.status in ("revoked", "invalid", "expired"):  # statuses, not outcomes
         return rev
     why = ("the key still answers live" if after.status == "live"
            else f"the re-check failed ({after.reason})")
