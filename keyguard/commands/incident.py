@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from keyguard.incident import purge
     from keyguard.incident.respond import Request, respond
     from keyguard.redact import remember, scrub
-    from keyguard.incident import report
+    from keyguard.report import incident as report
 
     if args.yes and args.no_revoke:
         raise UsageError("--yes and --no-revoke contradict each other")

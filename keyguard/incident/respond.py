@@ -53,7 +53,7 @@ def respond(secret: str, req: Request, *, client, writer, ident: Identification 
     ``client``: a ``FluxLoopClient`` (None: no API); ``ident``: the identification
     when the API could not be used at all (``identify.offline``/``unavailable``);
     ``confirm(question)``: asks the user (None: no terminal to ask on); ``writer``: the
-    incident report writer (``keyguard.incident.report``: ``needs_rewrite``, ``remediation``,
+    incident report writer (``keyguard.report.incident``: ``needs_rewrite``, ``remediation``,
     ``write_files``), handed in by the command.
     """
     fp = fingerprint_of(secret)
