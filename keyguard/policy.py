@@ -51,7 +51,8 @@ def describe(args, config, root, baseline_path: str | None) -> dict[str, str]:
                else _origin(src) if src is not None and config.baseline != ".keyguard-baseline.json"
                else "default")
         out["baseline"] = f"{baseline_path} ({how})"
-    return out
+    from keyguard.redact import scrub_all  # an exclude or path the user typed may be a key
+    return {k: scrub_all(v) for k, v in out.items()}
 
 
 def exclude_warning(root: Path | None, exclude) -> str | None:
