@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
-# Pre-commit path benchmark: `keyguard scan --staged` on a staged change of 11
-# files / ~16k lines, beside the floor (the git calls any staged scanner must
-# make, and a bare Python start) and the peer scanners when installed.
+# Pre-commit path benchmark: `keyguard scan --staged` beside kingfisher with FluxLoop-only
+# rules (bench/peers/kingfisher-fluxloop.yml, --load-builtins false) and the floors, all
+# timed ALTERNATELY in one run (bench/alternate.py), medians and ratios printed.
 #
-# usage: bench/precommit.sh [REPO] [RUNS]
-#   REPO  a git repository or bare mirror to take real source text from
-#         (e.g. a clone of pallets/flask); without it a synthetic repo is made
-#   RUNS  runs per command (default 15); medians are reported
-# env:    KEYGUARD (default: keyguard on PATH), PEERS_BIN (folder holding
-#         kingfisher / betterleaks / detect-secrets-hook, optional)
-# Prints medians (ms) and ratios; the target is keyguard <= 80 ms median and
-# no slower than the fastest peer measured in the same run.
+# usage: bench/precommit.sh [SRC_REPO] [BIG_REPO] [RUNS]
+#   SRC_REPO  a repository or bare mirror to take source text from (e.g. pallets/flask);
+#             without it a synthetic repository is made
+#   BIG_REPO  optional (e.g. sqlalchemy): its whole tree staged on top of one initial commit
+#             (the first commit of an imported project)
+#   RUNS      alternating runs per command (default 11); medians are reported
+# env:  KEYGUARD (default: keyguard on PATH)
+#       PEERS_BIN (folder holding kingfisher / betterleaks; default: none)
+#       ALL_PEERS=1 also times betterleaks with bench/peers/betterleaks-fluxloop.toml
+# Scenarios: 1. an 11-file / ~16k-line clean change;  2. the same with a key in it
+# (the report path loads);  3. BIG_REPO's tree as a first commit.
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=${1:-}
-RUNS=${2:-15}
+BIG=${2:-}
+RUNS=${3:-11}
 KG=${KEYGUARD:-$(command -v keyguard || true)}
 [ -n "$KG" ] || { echo "bench: no keyguard on PATH (set KEYGUARD=/path/to/keyguard)" >&2; exit 2; }
-command -v hyperfine >/dev/null || { echo "bench: needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
 PY=$(head -1 "$KG" | sed 's/^#!//')
+PB=${PEERS_BIN:-}
+KF_RULES=$HERE/peers/kingfisher-fluxloop.yml
+BL_RULES=$HERE/peers/betterleaks-fluxloop.toml
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 repo="$work/repo"
+G="git -c user.name=b -c user.email=b@b"
 
 if [ -n "$SRC" ]; then
   git clone -q "$SRC" "$repo"
@@ -38,7 +46,7 @@ for i in range(40):
         lines.append(f"def {w[0]}_{w[1]}_{j}(x, y={j}):\n    return x.{w[2]}(y) + '{w[0]}-{j}'\n")
     (root / f"mod{i}.py").write_text("".join(lines))
 PY
-  git -C "$repo" add -A; git -C "$repo" -c user.name=b -c user.email=b@b commit -q -m init
+  git -C "$repo" add -A; $G -C "$repo" commit -q -m init
 fi
 
 # The staged change: 11 new files of ~1,450 lines each, made of the repo's own text files.
@@ -65,38 +73,60 @@ PY
 git -C "$repo" add staged_change
 lines=$(git -C "$repo" diff --cached --numstat | awk '{s+=$1} END {print s}')
 files=$(git -C "$repo" diff --cached --name-only | wc -l)
-echo "staged change: $files files, $lines added lines"
+echo "scenario 1: staged change of $files files, $lines added lines"
 
-cmds=(-n floor-git "git diff --cached --name-status -z >/dev/null && git diff --cached -U0 >/dev/null"
-      -n floor-python "$PY -S -c pass"
-      -n keyguard "$KG scan --staged")
-PB=${PEERS_BIN:-}
-if [ -n "$PB" ] && [ -x "$PB/kingfisher" ]; then
-  cmds+=(-n kingfisher "$PB/kingfisher scan . --staged --no-validate --no-update-check -q >/dev/null 2>&1 || true")
-fi
-if [ -n "$PB" ] && [ -x "$PB/betterleaks" ]; then
-  cmds+=(-n betterleaks "$PB/betterleaks git --staged . --no-color >/dev/null 2>&1 || true")
-fi
-if [ -n "$PB" ] && [ -x "$PB/detect-secrets-hook" ]; then
-  cmds+=(-n detect-secrets "git diff --cached --name-only -z | xargs -0 $PB/detect-secrets-hook >/dev/null 2>&1 || true")
-fi
-cd "$repo"
-"$KG" scan --staged >/dev/null 2>&1 || { echo "bench: keyguard reported findings on the clean change" >&2; }
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/h.json" "${cmds[@]}" >/dev/null 2>&1 || \
-  hyperfine --warmup 3 --runs "$RUNS" --export-json "$work/h.json" "${cmds[@]}" >/dev/null
-python3 - "$work/h.json" <<'PY'
-import json, sys
-res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-med = {k: v["median"] * 1000 for k, v in res.items()}
-kg = med["keyguard"]
-print(f"{'command':<16}{'median ms':>10}{'min ms':>9}{'max ms':>9}")
-for k, v in res.items():
-    print(f"{k:<16}{med[k]:>10.1f}{v['min']*1000:>9.1f}{v['max']*1000:>9.1f}")
-print(f"keyguard / floor-git     = {kg / med['floor-git']:.2f}x")
-print(f"keyguard / floor-python  = {kg / med['floor-python']:.2f}x")
-peers = {k: m for k, m in med.items() if k not in ("keyguard", "floor-git", "floor-python")}
-if peers:
-    best = min(peers, key=peers.get)
-    print(f"keyguard / fastest peer ({best}) = {kg / peers[best]:.2f}x")
-print(f"target keyguard <= 80 ms: {'met' if kg <= 80 else 'NOT met'} ({kg:.1f} ms)")
+# Scenario 2: the same change plus one key (generated now, never stored).
+keyed="$work/keyed"
+git clone -q "$repo" "$keyed" 2>/dev/null
+cp -r "$repo/staged_change" "$keyed/"
+python3 - "$keyed/staged_change/part3.py" <<'PY'
+import secrets, string, sys
+key = "flux_prod_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
+with open(sys.argv[1], "a") as fh:
+    fh.write(f'\nFLUXLOOP_API_KEY = "{key}"\n')
 PY
+git -C "$keyed" add staged_change
+
+peer_cmds() {  # $1: extra kingfisher flags
+  if [ -n "$PB" ] && [ -x "$PB/kingfisher" ]; then
+    echo "kingfisher-flux=$PB/kingfisher scan . --staged --load-builtins false --rules-path $KF_RULES --no-validate --no-update-check -q"
+  fi
+  if [ "${ALL_PEERS:-0}" = 1 ] && [ -n "$PB" ] && [ -x "$PB/betterleaks" ]; then
+    echo "betterleaks-flux=$PB/betterleaks git --staged . --config $BL_RULES --no-color"
+  fi
+}
+mapfile -t PEERS < <(peer_cmds)
+first_peer=${PEERS[0]%%=*}
+
+run() {  # $1 title, $2 repo, then NAME=CMD...
+  local title=$1 dir=$2; shift 2
+  local ratios=()
+  [ ${#PEERS[@]} -gt 0 ] && ratios+=(--ratio "keyguard/$first_peer")
+  "$PY" "$HERE/alternate.py" --runs "$RUNS" --cwd "$dir" --title "$title" "${ratios[@]}" \
+    --ratio keyguard/floor-git "$@" "${PEERS[@]}"
+}
+
+"$KG" scan --staged --repo "$repo" >/dev/null 2>&1 || echo "bench: keyguard reported findings on the clean change" >&2
+"$KG" scan --staged --repo "$keyed" >/dev/null 2>&1 && echo "bench: keyguard missed the key in scenario 2" >&2
+run "1. clean change ($files files, $lines lines)" "$repo" \
+  "keyguard=$KG scan --staged" \
+  "floor-git=git diff --cached --name-status -z >/dev/null && git diff --cached -U0 >/dev/null" \
+  "floor-python=$PY -S -c pass"
+run "2. the same change with a key in it" "$keyed" \
+  "keyguard=$KG scan --staged" \
+  "floor-git=git diff --cached --name-status -z >/dev/null && git diff --cached -U0 >/dev/null"
+
+if [ -n "$BIG" ]; then
+  big="$work/big"
+  git init -q "$big"
+  echo "imported project" > "$big/README.first"
+  git -C "$big" add README.first && $G -C "$big" commit -q -m "initial commit"
+  git --git-dir="$(git -C "$BIG" rev-parse --absolute-git-dir)" archive HEAD | tar -x -C "$big"
+  git -C "$big" add -A
+  bfiles=$(git -C "$big" diff --cached --name-only | wc -l)
+  blines=$(git -C "$big" diff --cached --numstat | awk '{s+=$1} END {print s}')
+  "$KG" scan --staged --repo "$big" >/dev/null 2>&1 || echo "bench: keyguard reported findings on the big change" >&2
+  run "3. an imported project's first commit ($bfiles files, $blines lines)" "$big" \
+    "keyguard=$KG scan --staged" \
+    "floor-git=git diff --cached --name-status -z >/dev/null && git diff --cached -U0 >/dev/null"
+fi
