@@ -8,15 +8,15 @@ Rewriting it is atomic (temp file + rename).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from keyguard.errors import ConfigError
+from keyguard.record import field, record
 
 FORMAT_VERSION = 1
 
 
-@dataclass
+@record(frozen=False)
 class Baseline:
     """The set of baselined secret hashes and the salt they were made with."""
 

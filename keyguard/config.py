@@ -20,17 +20,17 @@ A malformed file or value is a ``ConfigError`` naming the file and the key.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from keyguard.errors import ConfigError
 from keyguard.sources.blob import MAX_SIZE as DEFAULT_MAX_FILE_SIZE  # larger files are skipped
+from keyguard.record import field, record
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
 _KNOWN = {"rules", "exclude", "allow", "max-file-size", "fail-on", "baseline", "hygiene"}
 
 
-@dataclass(frozen=True)
+@record
 class Config:
     """The effective configuration (defaults when no file exists)."""
 

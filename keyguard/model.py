@@ -1,6 +1,7 @@
 """The values that cross module boundaries: rules, hits, findings, key records.
 
-Every stage of the flow speaks in these frozen dataclasses:
+Every stage of the flow speaks in these frozen records (``keyguard.record``: dataclasses
+to ``dataclasses.fields``/``replace``, without their import cost on the pre-commit path):
 sources -> ``ScanItem``; detector -> ``Hit``; scan -> ``Finding``;
 fluxloop -> ``Verification``/``Revocation``/``KeyRecord``/``HygieneFinding``;
 reports consume a ``ScanReport``. A secret value lives only in
@@ -11,7 +12,7 @@ reports consume a ``ScanReport``. A secret value lives only in
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from keyguard.record import field, record
 
 
 class Severity(str, enum.Enum):
@@ -58,7 +59,7 @@ _RANK = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LO
 _SCORE = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "3.0", Severity.INFO: "0.0"}
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """One detection rule from a rule pack (``rules/*.toml``)."""
 
@@ -95,7 +96,7 @@ class Rule:
     """The rule file it came from, for error messages."""
 
 
-@dataclass(frozen=True)
+@record
 class ScanItem:
     """One piece of text to scan, as a source yields it."""
 
@@ -107,7 +108,7 @@ class ScanItem:
     """Where in git history it came from, for history scans."""
 
 
-@dataclass(frozen=True)
+@record
 class Hit:
     """A secret the detector found in one text (before baseline/allow handling)."""
 
@@ -133,7 +134,7 @@ class Hit:
     """If a filter dropped it, the filter's named reason (shown with --verbose)."""
 
 
-@dataclass(frozen=True)
+@record
 class Provenance:
     """Where in git history a finding was seen."""
 
@@ -153,7 +154,7 @@ class Provenance:
     """Whether the same secret is still in a file at HEAD (None if unknown)."""
 
 
-@dataclass(frozen=True)
+@record
 class Verification:
     """What the FluxLoop API said about a found key."""
 
@@ -184,7 +185,7 @@ OFF_OUTCOMES = (REVOKED, ALREADY_REVOKED)
 """Outcomes after which the key is off."""
 
 
-@dataclass(frozen=True)
+@record
 class Revocation:
     """The outcome of trying to revoke a live leaked key."""
 
@@ -207,7 +208,7 @@ def is_off(revocation: "Revocation | None") -> bool:
     return revocation is not None and revocation.off
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """A reportable leaked key: the hit, where it is, and what was learned about it."""
 
@@ -236,7 +237,7 @@ class Finding:
     """Set by audits: True when not seen by the previous audit."""
 
 
-@dataclass(frozen=True)
+@record
 class KeyRecord:
     """One key of the tenant, as the list endpoint returns it."""
 
@@ -254,7 +255,7 @@ class KeyRecord:
     created_by: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class HygieneFinding:
     """An unhealthy key found by the hygiene report."""
 
@@ -265,7 +266,7 @@ class HygieneFinding:
     key: KeyRecord
 
 
-@dataclass
+@record(frozen=False)
 class ScanReport:
     """Everything one run produced, handed to a report writer."""
 

@@ -9,12 +9,13 @@ reported; it never prints.
 from __future__ import annotations
 
 import fnmatch
-from typing import TYPE_CHECKING, Iterable
 
 from keyguard.model import Finding, ScanReport
 from keyguard.redact import fingerprint, redact
 
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 if TYPE_CHECKING:
+    from typing import Iterable
     from keyguard.baseline import Baseline
     from keyguard.sources.interface import LocatedHit, Source
 

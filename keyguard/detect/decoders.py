@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import binascii
 import codecs
-import re
 from bisect import bisect_right
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from keyguard.detect.lazyregex import LazyRegex
+from keyguard.record import record
+
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 if TYPE_CHECKING:
     from typing import Iterator
 
 ZIP_MAGIC = b"PK\x03\x04"
-_B64_RUN = re.compile(rb"[A-Za-z0-9+/_\-]*")
+_B64_RUN = LazyRegex(rb"[A-Za-z0-9+/_\-]*")
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 _JSON_SIMPLE = {ord("/"): b"/", ord("\\"): b"\\", ord('"'): b'"', ord("'"): b"'",
                 ord("n"): b"\n", ord("t"): b"\t", ord("r"): b"\r", ord("b"): b"\b", ord("f"): b"\f"}
@@ -81,10 +82,10 @@ def base64_window(buf: bytes, pos: int, shift: int, radius: int = 4096) -> tuple
 
 # ---- URL and JSON escapes -----------------------------------------------------
 
-_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|\\([/\\\"'ntrbf])")
+_ESCAPE = LazyRegex(rb"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|\\([/\\\"'ntrbf])")
 
 
-@dataclass(frozen=True)
+@record
 class Unescaped:
     """A window with its escapes decoded, and the way back to original offsets."""
 

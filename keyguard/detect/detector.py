@@ -30,12 +30,14 @@ import codecs
 import re
 import time
 from bisect import bisect_right, insort
-from dataclasses import dataclass
 from itertools import chain
-from typing import TYPE_CHECKING
 
 from keyguard.detect import decoders, filters
+from keyguard.detect.lazyregex import LazyRegex
 from keyguard.model import Hit, Rule, Severity
+from keyguard.record import record
+
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 
 if TYPE_CHECKING:
     from typing import Iterable, Iterator, Sequence
@@ -82,7 +84,7 @@ _STEM_END = re.compile(rb"[^A-Za-z0-9]")
 # The text just before a key that assigns it to a credential: ``FLUXLOOP_API_KEY=``,
 # ``api_key: "``, ``"token": "``, ``--api-key ``, ``Authorization: Bearer ``. Only
 # there does a rule's shorter ``assigned-body`` count as a key.
-_ASSIGNED = re.compile(
+_ASSIGNED = LazyRegex(
     rb"(?i)(?:(?:api[_-]?key|apikey|token|secret|credential|password|passwd|key)[\"'\]]?\s*"
     rb"(?:=>|:=|[:=])\s*[\"'`]?|--api-key[= ][\"']?|bearer\s+)$")
 _LOOSE_BODY = rb"(?:[A-Za-z0-9_*.<>{}$%()\-]|\xe2\x80[\xa2\xa6]){0,100}"
@@ -149,7 +151,7 @@ class _Limits:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class _Candidate:
     """A match before judging: where it is in the scanned buffer, which rule, what text."""
 
@@ -298,8 +300,8 @@ class Detector:
             if all(p != q for q, _ in self._by_prefix):
                 self._by_prefix.append((p, r))
         roots = _cover((p for p, _ in self._by_prefix), 4)
-        self._loose = [(root, re.compile(re.escape(root) + _LOOSE_BODY)) for root in roots]
-        self._escapes = [(s, re.compile(re.escape(s) + _ESCAPE_AHEAD)) for s in self._key_stems]
+        self._loose = [(root, LazyRegex(re.escape(root) + _LOOSE_BODY)) for root in roots]
+        self._escapes = [(s, LazyRegex(re.escape(s) + _ESCAPE_AHEAD)) for s in self._key_stems]
 
     @staticmethod
     def _stem(rule: Rule) -> bytes:

@@ -28,6 +28,7 @@ import math
 import re
 from collections import Counter
 
+from keyguard.detect.lazyregex import LazyRegex
 from keyguard.model import Rule
 
 FULL_LENGTH = 32
@@ -49,7 +50,7 @@ xt bs ik dd cy rp sk
 # once in 30 000 keys, which would be a missed leak.
 _WORDS = ("example", "sample", "placeholder", "dummy", "yourkey", "yourapi", "yourtoken",
           "redacted", "changeme", "replace", "insert", "notreal", "keyhere", "secret")
-_RUNS = re.compile(r"[a-z]+|[A-Z]+|[0-9]+")
+_RUNS = LazyRegex(r"[a-z]+|[A-Z]+|[0-9]+")
 _TEMPLATE_MARKS = ("${", "{{", "}}", "<", ">", "%(", "$(", "{", "}")
 _MASK_CHARS = frozenset("*\u2022\u25cf")
 _ELLIPSES = ("...", "\u2026")

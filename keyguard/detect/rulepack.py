@@ -4,13 +4,14 @@ A rule pack is a TOML file holding ``[[rule]]`` tables (see ``rules/platform.tom
 for the documented shape). Everything a user can get wrong — bad TOML, a missing
 or unknown field, a bad severity, a duplicate id, a regex that does not compile,
 has no secret group or nests quantifiers (slow on a 50 MB line) — becomes one
-``RuleError`` line naming the file and the rule. Regexes are compiled once, as
-bytes patterns, here.
+``RuleError`` line naming the file and the rule. Regexes are bytes patterns.
 
-Parsed rule files are cached (``marshal``, keyed by path, size and mtime) under
-``$XDG_CACHE_HOME/keyguard`` (else ``~/.cache/keyguard``), so the pre-commit
-path does not import or run a TOML parser on every commit; a cache that cannot
-be read or written is simply not used.
+Parsed rule files are cached (``marshal``, keyed by path, size, mtime and the
+Python version) under ``$XDG_CACHE_HOME/keyguard`` (else ``~/.cache/keyguard``)
+once every rule of the file has been validated, so the pre-commit path neither
+imports a TOML parser nor compiles and checks regexes on every commit: rules from
+the cache get ``LazyRegex``es, compiled when a needle of theirs is met. A cache
+that cannot be read or written is simply not used.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Sequence
 
+from keyguard.detect.lazyregex import LazyRegex
 from keyguard.errors import RuleError
 from keyguard.model import Rule, Severity
 from keyguard.redact import use_rules
 
-_CACHE_VERSION = 1
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path
+if TYPE_CHECKING:
+    from typing import Sequence
+
+_CACHE_VERSION = 2  # 2: only validated files are cached
 
 _REQUIRED = ("id", "description", "regex", "keywords", "severity", "remediation")
 _OPTIONAL = ("secret-group", "min-entropy", "prefix", "kind", "examples", "negatives", "assigned-body")
@@ -68,7 +73,8 @@ def load_rules(extra_paths: Sequence[str | Path] = ()) -> list[Rule]:
 def load_rule_file(path: Path, shown: str | None = None) -> list[Rule]:
     """The rules of one TOML rule pack; ``shown`` is the name used in error messages."""
     shown = shown or str(path)
-    doc = _parse(path, shown)
+    doc, stamp, cache = _parse(path, shown)
+    checked = stamp is None  # from the cache: validated when it was written
     unknown = sorted(set(doc) - set(_TOP_LEVEL))
     if unknown:
         raise RuleError(f"{shown}: unknown top-level key {unknown[0]!r} (expected [[rule]] tables)")
@@ -78,39 +84,43 @@ def load_rule_file(path: Path, shown: str | None = None) -> list[Rule]:
     rules = []
     ids: set[str] = set()
     for n, table in enumerate(tables, 1):
-        rule = _build_rule(table, shown, n)
+        rule = _build_rule(table, shown, n, checked)
         if rule.id in ids:
             raise RuleError(f"{shown}: rule '{rule.id}': duplicate id")
         ids.add(rule.id)
         rules.append(rule)
+    if stamp is not None and cache is not None:
+        _write_cache(cache, stamp, doc)
     return rules
 
 
-def _parse(path: Path, shown: str) -> dict:
-    """The TOML document of a rule file, from the parse cache when it is current."""
+def _parse(path: Path, shown: str) -> tuple[dict, tuple | None, Path | None]:
+    """The TOML document of a rule file, its stamp (None: read from the cache) and its cache file."""
     try:
         st = path.stat()
     except OSError as exc:
         raise RuleError(f"{shown}: cannot read: {exc.strerror or exc}") from None
-    stamp = (_CACHE_VERSION, str(path.resolve()), st.st_size, st.st_mtime_ns)
-    cache = _cache_file(stamp[1])
+    stamp = (_CACHE_VERSION, sys.version_info[:2], str(path.resolve()), st.st_size, st.st_mtime_ns)
+    cache = _cache_file(stamp[2])
     if cache is not None:
         try:
             with open(cache, "rb") as fh:
                 cached_stamp, doc = marshal.load(fh)
             if cached_stamp == stamp and isinstance(doc, dict):
-                return doc
+                return doc, None, cache
         except (OSError, EOFError, ValueError, TypeError):
             pass
-    doc = _parse_toml(path, shown)
-    if cache is not None:
-        try:
-            from keyguard.atomic import write_atomic
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(cache, marshal.dumps((stamp, doc)))
-        except (OSError, ValueError):  # unwritable cache, or a value marshal cannot hold
-            pass
-    return doc
+    return _parse_toml(path, shown), stamp, cache
+
+
+def _write_cache(cache: Path, stamp: tuple, doc: dict) -> None:
+    """Keep the parsed form of a rule file whose rules all validated."""
+    try:
+        from keyguard.atomic import write_atomic
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(cache, marshal.dumps((stamp, doc)))
+    except (OSError, ValueError):  # unwritable cache, or a value marshal cannot hold
+        pass
 
 
 def _cache_file(resolved: str) -> Path | None:
@@ -140,8 +150,12 @@ def _parse_toml(path: Path, shown: str) -> dict:
         raise RuleError(f"{shown}: not valid TOML: {exc}") from None
 
 
-def _build_rule(t: dict, shown: str, n: int) -> Rule:
-    """One validated ``Rule`` from the ``n``-th ``[[rule]]`` table of ``shown``."""
+def _build_rule(t: dict, shown: str, n: int, checked: bool = False) -> Rule:
+    """One validated ``Rule`` from the ``n``-th ``[[rule]]`` table of ``shown``.
+
+    ``checked``: the table was validated before (it comes from the cache), so its
+    regexes are not compiled and checked now but on first use.
+    """
     rid = t.get("id")
     where = f"{shown}: rule '{rid}'" if isinstance(rid, str) and rid else f"{shown}: rule #{n}"
 
@@ -181,11 +195,28 @@ def _build_rule(t: dict, shown: str, n: int) -> Rule:
             raise fail(f"{key!r} must be a list of strings")
 
     pattern = t["regex"]
+    group = t.get("secret-group", "secret")
+    assigned = t.get("assigned-body")
+    if checked:
+        regex = LazyRegex(pattern.encode("utf-8"))
+        assigned = None if assigned is None else LazyRegex(assigned.encode("utf-8"))
+    else:
+        regex, assigned = _compile_checked(pattern, group, prefix, keywords, assigned, fail)
+    return Rule(
+        id=rid, description=t["description"].strip(), pattern=pattern, regex=regex,
+        secret_group=group, keywords=tuple(k.encode("utf-8") for k in keywords),
+        min_entropy=float(min_entropy), severity=severity, remediation=t["remediation"].strip(),
+        prefix=prefix, kind=kind, examples=tuple(examples), negatives=tuple(negatives),
+        source_file=shown, assigned_body=assigned,
+    )
+
+
+def _compile_checked(pattern: str, group, prefix: str, keywords: list[str], assigned, fail):
+    """The rule's compiled ``regex`` and ``assigned-body``, after checking both; ``fail(msg)`` makes the error."""
     try:
         regex = re.compile(pattern.encode("utf-8"))
     except re.error as exc:
         raise fail(f"regex does not compile: {exc}") from None
-    group = t.get("secret-group", "secret")
     if isinstance(group, bool) or not isinstance(group, (int, str)):
         raise fail("'secret-group' must be a group name or number")
     if isinstance(group, int):
@@ -198,26 +229,19 @@ def _build_rule(t: dict, shown: str, n: int) -> Rule:
         raise fail(f"regex nests quantifiers ({nested}); that can take very long on a long line")
     if prefix and not any(prefix.startswith(k) or k.startswith(prefix) for k in keywords):
         raise fail(f"prefix {prefix!r} is not covered by any keyword")
-    assigned = t.get("assigned-body")
-    if assigned is not None:
-        if not prefix:
-            raise fail("'assigned-body' needs a 'prefix' (it describes what follows the prefix)")
-        if not isinstance(assigned, str) or not assigned:
-            raise fail("'assigned-body' must be a regex string")
-        try:
-            assigned = re.compile(assigned.encode("utf-8"))
-        except re.error as exc:
-            raise fail(f"assigned-body does not compile: {exc}") from None
-        if nested_quantifier(t["assigned-body"]):
-            raise fail("assigned-body nests quantifiers")
-
-    return Rule(
-        id=rid, description=t["description"].strip(), pattern=pattern, regex=regex,
-        secret_group=group, keywords=tuple(k.encode("utf-8") for k in keywords),
-        min_entropy=float(min_entropy), severity=severity, remediation=t["remediation"].strip(),
-        prefix=prefix, kind=kind, examples=tuple(examples), negatives=tuple(negatives),
-        source_file=shown, assigned_body=assigned,
-    )
+    if assigned is None:
+        return regex, None
+    if not prefix:
+        raise fail("'assigned-body' needs a 'prefix' (it describes what follows the prefix)")
+    if not isinstance(assigned, str) or not assigned:
+        raise fail("'assigned-body' must be a regex string")
+    try:
+        compiled = re.compile(assigned.encode("utf-8"))
+    except re.error as exc:
+        raise fail(f"assigned-body does not compile: {exc}") from None
+    if nested_quantifier(assigned):
+        raise fail("assigned-body nests quantifiers")
+    return regex, compiled
 
 
 def nested_quantifier(pattern: str) -> str:

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import IO, Iterator, Sequence
 
 from keyguard.errors import GitError
 from keyguard.git.run import first_line, git_env, output, popen, run, set_pipe_size
+
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path
+if TYPE_CHECKING:
+    from typing import IO, Iterator, Sequence
 
 CHUNK = 1 << 20
 """Bytes read from the pipe at a time when an object is read in pieces (callers may ask for more)."""

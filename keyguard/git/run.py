@@ -69,9 +69,12 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Sequence
 
 from keyguard.errors import GitError
+
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path
+if TYPE_CHECKING:
+    from typing import Sequence
 
 HARDENING: tuple[str, ...] = (
     "core.fsmonitor=false",

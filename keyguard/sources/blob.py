@@ -19,11 +19,11 @@ None when the blob was skipped, so each source counts it the same way.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Iterator
-
 from keyguard.detect.decoders import ZIP_MAGIC
 
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 if TYPE_CHECKING:
+    from typing import Iterable, Iterator
     from keyguard.detect.detector import Detector
 
 CHUNK_THRESHOLD = 64 << 20

@@ -9,16 +9,17 @@ counters (files, bytes, blobs, commits) into ``stats``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
 
 from keyguard.model import Hit, Provenance
+from keyguard.record import record
 
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 if TYPE_CHECKING:
+    from typing import Iterator
     from keyguard.detect.detector import Detector
 
 
-@dataclass(frozen=True)
+@record
 class LocatedHit:
     """A detector hit plus where it was found."""
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import bisect
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
 
 from keyguard.git import objects as gobjects
 from keyguard.git import repo as grepo
@@ -30,7 +29,9 @@ from keyguard.sources.interface import LocatedHit, Source
 from keyguard.sources import blob
 from keyguard.sources.blob import CHUNK_THRESHOLD, MAX_SIZE
 
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 if TYPE_CHECKING:
+    from typing import Iterator, Sequence
     from keyguard.detect.detector import Detector
     from keyguard.model import Hit
 
