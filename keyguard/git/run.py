@@ -190,6 +190,18 @@ def run(args: Sequence[str], cwd: str | Path, *, input: bytes | None = None, che
     return proc
 
 
+def run_into(args: Sequence[str], cwd: str | Path, fd: int, *, env: dict[str, str] | None = None) -> int:
+    """Run ``git ARGS`` in ``cwd`` with its stdout written into the open file ``fd`` (stderr discarded);
+    its exit code. For output read whole once git is done (``keyguard.git.diff``)."""
+    try:
+        return subprocess.run([*GIT, *args], cwd=cwd, stdout=fd, stderr=subprocess.DEVNULL,
+                              env=env if env is not None else git_env()).returncode
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    except NotADirectoryError:
+        raise GitError(f"{cwd}: not a directory") from None
+
+
 def output(args: Sequence[str], cwd: str | Path, **kw) -> bytes:
     """The stdout of a successful ``git ARGS``."""
     return run(args, cwd, **kw).stdout

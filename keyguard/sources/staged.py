@@ -10,10 +10,18 @@ the commit adds, the others whole (``pre-commit run --files/--all-files``
 with nothing staged must really scan what it names).
 
 This is the hot path of every commit, so it costs two git calls when nothing
-looks like a key: ``git diff-index --cached --patch-with-raw -U0`` gives the
-blob ids and the added lines together; the added text goes through the
+looks like a key: ``git diff-index --cached --patch-with-raw -U0``
+(``keyguard.git.diff``, read whole through a memfd) gives the blob ids and the added lines together; the added text goes through the
 detector's prefilter, and ``git cat-file --batch`` starts only for files that
 might hold a key. No imports beyond the standard library.
+
+The patch is not parsed line by line: it is cut into one piece per file at its
+``diff --git`` headers, the detector's needle searches run once over the whole
+patch (``Detector.pieces_with_needles``), and only the files whose piece holds a
+needle (or whose added text starts like a zip or UTF-16 file, which no needle
+can see) are parsed for their added lines. The other files are known clean,
+except binary ones, which are scanned whole (sqlalchemy's tree as a first
+commit, 27 MB of patch: parsing went from 0.56 s to ~0.03 s).
 """
 
 from __future__ import annotations
@@ -22,8 +30,8 @@ import bisect
 import os
 from pathlib import Path
 
+from keyguard.git import diff as gdiff
 from keyguard.git import objects as gobjects
-from keyguard.git import repo as grepo
 from keyguard.git import run as grun
 from keyguard.sources.interface import LocatedHit, Source
 from keyguard.sources import blob
@@ -80,7 +88,9 @@ class StagedSource(Source):
     # -- the staged diff -------------------------------------------------
     def located_hits(self, detector: "Detector") -> Iterator[LocatedHit]:
         """Hits on added lines of staged files (or in the whole of ``files``)."""
-        entries, patch = _parse_raw(self._diff_index())
+        out = gdiff.staged_patch(self.root, self.env)
+        entries = _parse_raw(out)
+        patch = _PatchPieces(out, detector)
         only: set[str] | None = None
         if self.files is not None:
             rel, outside = self._split_files()
@@ -89,7 +99,7 @@ class StagedSource(Source):
             yield from self._whole_files(detector, [p for p in rel if p not in staged], outside)
             if not only:
                 return
-        diffs = _parse_patch(patch)
+        diffs = patch.file_diffs()
         wanted: list[tuple[str, str, _FileDiff | None]] = []
         for status, new_mode, new_id, path in entries:
             if status not in "AMT" or new_mode == _GITLINK:
@@ -111,18 +121,6 @@ class StagedSource(Source):
                 for hit in self._scan_object(cat, oid, path, detector):
                     if d is None or d.is_added(hit.line) or hit.line == 0:  # line 0: a detector ``limit:`` note
                         yield LocatedHit(hit, path)
-
-    def _diff_index(self) -> bytes:
-        args = ["-c", "core.quotePath=false", "diff-index", "--cached", "--patch-with-raw", "-z",
-                "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
-                "--src-prefix=a/", "--dst-prefix=b/"]
-        proc = grun.run([*args, "HEAD", "--"], self.root, check=False, env=self.env)
-        if proc.returncode == 0:
-            return proc.stdout
-        if grepo.resolve_commit(self.root, "HEAD") is not None:
-            grun.run([*args, "HEAD", "--"], self.root, env=self.env)  # raises with git's message
-        # no commits yet: everything in the index is added
-        return grun.output([*args, grepo.empty_tree(self.root), "--"], self.root, env=self.env)
 
     # -- whole index files (pre-commit --files / --all-files) ------------
     def _split_files(self) -> tuple[list[str], list[Path]]:
@@ -206,8 +204,8 @@ class StagedSource(Source):
         return hits
 
 
-def _parse_raw(out: bytes) -> tuple[list[tuple[str, str, str, str]], bytes]:
-    """Split ``--patch-with-raw -z`` output: [(status, new_mode, new_id, path)] and the patch text."""
+def _parse_raw(out: bytes) -> list[tuple[str, str, str, str]]:
+    """The raw part of ``--patch-with-raw -z`` output: [(status, new_mode, new_id, path)]."""
     entries = []
     pos, n = 0, len(out)
     while pos < n and out[pos] == 58:  # ':'
@@ -217,9 +215,7 @@ def _parse_raw(out: bytes) -> tuple[list[tuple[str, str, str, str]], bytes]:
         entries.append((status[:1].decode(), new_mode.decode(), new_id.decode(),
                         grun.decode_path(out[meta_end + 1:path_end])))
         pos = path_end + 1
-    if pos < n and out[pos] == 0:
-        pos += 1
-    return entries, out[pos:]
+    return entries
 
 
 def _header_path(rest: bytes) -> bytes:
@@ -232,6 +228,70 @@ def _header_path(rest: bytes) -> bytes:
         return grun.c_unquote(b_part)[2:]
     length = (len(rest) - 5) // 2
     return rest[len(rest) - length:]
+
+
+_HEADER = b"diff --git "
+
+
+class _PatchPieces:
+    """The patch cut into one piece per file (at its ``diff --git`` header), prefiltered in one pass.
+
+    The pieces go through ``Detector.pieces_with_needles`` together; only pieces
+    holding a needle are later parsed line by line (``file_diffs``).
+    """
+
+    def __init__(self, data: bytes, detector: "Detector"):
+        self.data = data
+        self.starts: list[int] = _piece_starts(data)
+        """Where each file's piece begins (it ends where the next begins)."""
+        # the first piece also holds the raw part before it (no copy of the output to cut it off):
+        # a needle in a path named there only makes that piece parsed in vain
+        self.marked: set[int] = (detector.pieces_with_needles(data, self.starts[1:] + [len(data)])
+                                 if self.starts else set())
+        """The pieces holding a needle."""
+
+    def file_diffs(self) -> dict[str, _FileDiff]:
+        """Per path, like ``_parse_patch``, but only pieces that may hold a key are parsed.
+
+        A piece left out still gets its ``_FileDiff`` (binary or not, nothing
+        added), so the caller sees every path the patch names.
+        """
+        data, starts = self.data, self.starts
+        diffs: dict[str, _FileDiff] = {}
+        for i, start in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else len(data)
+            hunk = data.find(b"\n@@ ", start, end)
+            if i in self.marked or (hunk >= 0 and _encoded_start(data, hunk, end)):
+                diffs.update(_parse_patch(data[start:end]))
+                continue
+            line_end = data.find(b"\n", start, end)
+            d = _FileDiff()
+            d.binary = data.find(b"\nBinary files ", start, end if hunk < 0 else hunk) >= 0
+            diffs[grun.decode_path(_header_path(data[start + len(_HEADER):end if line_end < 0 else line_end]))] = d
+        return diffs
+
+
+def _piece_starts(out: bytes) -> list[int]:
+    """Where each file's ``diff --git`` header begins in ``--patch-with-raw -z`` output (after the raw part)."""
+    pos, n = 0, len(out)
+    while pos < n and out[pos] == 58:  # ':' - a raw entry, ":meta\0path\0"
+        pos = out.index(b"\0", out.index(b"\0", pos) + 1) + 1
+    if pos < n and out[pos] == 0:
+        pos += 1
+    if not out.startswith(_HEADER, pos):
+        return []
+    starts = [pos]
+    pos = out.find(b"\n" + _HEADER, pos)
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = out.find(b"\n" + _HEADER, pos + 1)
+    return starts
+
+
+def _encoded_start(data: bytes, hunk: int, end: int) -> bool:
+    """Whether the first added line after ``hunk`` starts like a zip archive or UTF-16 text."""
+    plus = data.find(b"\n+", hunk + 1, end)
+    return plus >= 0 and blob.may_be_encoded(data[plus + 2:plus + 6])
 
 
 def _parse_patch(patch: bytes) -> dict[str, _FileDiff]:
