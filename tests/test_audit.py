@@ -229,3 +229,36 @@ def test_local_audit_prints_findings_and_its_reports_stay_out_of_later_scans(key
     r = keyguard("scan", "--format", "json", cwd=repo.path, env=env)
     assert r.returncode == 1
     assert "copy.md" in {f["path"] for f in json.loads(r.stdout)["findings"]}
+
+
+def test_a_re_run_locates_known_findings_again_and_follows_changed_refs(keyguard, repo: Repo, tmp_path: Path):
+    """Re-runs replay the attribution while nothing changed, and redo it when refs or HEAD move."""
+    env = {"HOME": str(tmp_path)}
+    key = platform_key("flux_prod_")
+    repo.write("app/settings.py", f"KEY = '{key}'\n")
+    first = repo.commit("settings")
+
+    def provenance() -> dict:
+        code, _, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene")
+        assert code == 1, err
+        _, report, _ = outputs(repo)
+        [finding] = report["findings"]
+        assert finding["path"] == "app/settings.py"
+        return finding["provenance"]
+
+    walked = provenance()
+    assert walked["commit"] == first and walked["present_at_head"] is True
+    assert provenance() == walked  # nothing new: the same answer
+
+    repo.git("tag", "release-1")  # a new ref containing the commit, nothing new to scan
+    tagged = provenance()
+    assert "tags/release-1" in tagged["refs"] and tagged["commit"] == first
+
+    repo.write("app/settings.py", "KEY = os.environ['FLUXLOOP_API_KEY']\n")
+    repo.commit("key from the environment")  # HEAD moves: the key is no longer there
+    moved = provenance()
+    assert moved["commit"] == first and moved["present_at_head"] is False
+    assert provenance() == moved
+
+    for f in (repo.path / ".git" / "keyguard").iterdir():
+        assert key.encode() not in f.read_bytes()

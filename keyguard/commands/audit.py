@@ -10,8 +10,10 @@ variable is set), by default in a self-ignoring ``keyguard-audit/`` folder
 
 Incremental: ``keyguard.audit.cache`` remembers which objects were already
 scanned clean under which rules (default under ``.git/keyguard/``, or
-``--cache DIR`` for CI caches), so a re-run reads only new objects. Findings
-not seen by the previous audit are marked new (all of them on the first).
+``--cache DIR`` for CI caches), so a re-run reads only new objects, and
+``keyguard.audit.attribution`` replays where the findings are while neither
+they nor the refs changed (no history walk). Findings not seen by the
+previous audit are marked new (all of them on the first).
 A found key that is revoked or expired stays a finding at ``info`` ("purging
 history is optional"). The baseline applies. Exit code (``errors.exit_code``):
 3 a found key is live and was not revoked; 4 a step that was asked for could
@@ -142,7 +144,12 @@ def _scan(args, root, config, baseline, cache_dir):
     if not args.quiet and sys.stderr.isatty():
         from keyguard.progress import ProgressBar
         progress = ProgressBar("auditing history")
-    source = HistorySource(root, skip=skip, progress=progress, include_unreachable=args.include_unreachable)
+    memo = None
+    if cache is not None:
+        from keyguard.audit.attribution import Memo
+        memo = Memo(cache_dir, digests.values())
+    source = HistorySource(root, skip=skip, progress=progress, memo=memo,
+                           include_unreachable=args.include_unreachable)
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
     report = collect(source, Detector(rules), policy, kind="audit")
     state_policy(report, args, config, root, baseline, check_excludes=True)

@@ -8,11 +8,12 @@ it). Plain functions over ``git -z`` output, in the manner of pre-commit's
 * ``repo``     - repository facts: roots, git dir, bare or not, object format, revisions.
 * ``objects``  - ``cat-file`` readers (one object at a time, whole streams) and object listing
                  (all objects, reflog and stash commits, unreachable objects).
+* ``diff``     - the staged patch ``scan --staged`` reads (``diff-index --cached``, through a memfd).
 * ``commits``  - commit and tag header parsing, and the ``git log --raw`` walk.
 * ``refs``     - refs, their names as keyguard prints them, and "which refs contain these commits"
                  (batched: one walk for any number of commits).
 
-Only the standard library is imported (``run`` and ``objects`` are on the
-pre-commit path). Both object formats (SHA-1 and SHA-256) work: ids are never
-assumed to be 40 characters long.
+Only the standard library is imported (``run``, ``objects``, ``repo`` and
+``diff`` are on the pre-commit path). Both object formats (SHA-1 and SHA-256)
+work: ids are never assumed to be 40 characters long.
 """

@@ -22,7 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from keyguard.git.run import output
+from keyguard.git.objects import stash_commits
+from keyguard.git.run import output, run
 
 STASH = "refs/stash"
 
@@ -49,6 +50,14 @@ def list_refs(cwd: str | Path) -> list[tuple[str, str, str, str]]:
         if len(parts) == 4:
             refs.append((parts[0], parts[1], parts[2], parts[3]))
     return refs
+
+
+def state(cwd: str | Path) -> bytes:
+    """Every ref with its target, HEAD, and the commits of every stash entry, as bytes that change
+    whenever one of them moves (what a memo of "which refs contain what" is keyed by)."""
+    refs = output(["for-each-ref", "--format=%(objectname) %(refname)"], cwd)
+    head = run(["rev-parse", "-q", "--verify", "HEAD"], cwd, check=False).stdout
+    return b"\0".join([refs, head, " ".join(stash_commits(cwd)).encode()])
 
 
 def tag_objects(cwd: str | Path) -> dict[str, list[str]]:

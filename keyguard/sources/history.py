@@ -95,7 +95,12 @@ class HistorySource(Source):
     parent's version of the same path. ``skip``: ids (raw bytes, 20 or 32 long)
     of objects known to hold nothing (the audit cache); they are not read, and
     after the scan ``known_clean`` holds those that still exist and
-    ``clean_after`` the ids read that held no hit (full scans only).
+    ``clean_after`` the ids read that held no hit (full scans only). ``memo``:
+    an attribution memo (the audit's ``keyguard.audit.attribution.Memo``, or
+    any object with its ``recall(found, state)`` and ``keep(found, state,
+    entries, warnings)``); full scans without ``include_unreachable`` replay
+    the attribution it recalls instead of walking the history, and hand it
+    the result of a walk (``_attribution_state`` says what the walk depends on).
 
     ``include_unreachable`` (full scans) also covers what ``keyguard incident``
     searches: besides every reflog and unreachable commit, file and folder
@@ -112,7 +117,8 @@ class HistorySource(Source):
                  progress: Progress | None = None, include_unreachable: bool = False,
                  workers: int | None = None, only_new: bool = True,
                  chunk_threshold: int = CHUNK_THRESHOLD, max_size: int = MAX_SIZE,
-                 skip: set[bytes] | frozenset[bytes] | None = None, worktree: bool = True):
+                 skip: set[bytes] | frozenset[bytes] | None = None, worktree: bool = True,
+                 memo=None):
         super().__init__()
         if rev_range and since:
             raise GitError("give either a revision range or --since, not both")
@@ -127,6 +133,7 @@ class HistorySource(Source):
         self.max_size = max_size
         self.skip = skip
         self.worktree = worktree
+        self.memo = memo
         self.log: gcommits.Log | None = None
         """The history walk of the last scan (``removals`` says which commits replaced a blob)."""
         self.known_clean: set[bytes] = set()
@@ -151,15 +158,44 @@ class HistorySource(Source):
         if self.skip is not None and not ranged:
             self.clean_after = {bytes.fromhex(e[0]) for e in entries if e[0] not in found}
         if found:
-            walk = None
-            if log is None:
-                targets = {oid for oid, (kind, _) in found.items() if kind == "blob"}
-                walk = _Walk.of_all(self.root, self.include_unreachable)
-                log = gcommits.Log(["--all", *walk.extra], targets).run(self.root, stdin=walk.hidden or None)
-            self.log = log
-            yield from self._attribute(found, log, detector, ranged, walk)
+            memo = self.memo if not ranged and not self.include_unreachable else None
+            if memo is None:
+                yield from self._walk_and_attribute(found, log, detector, ranged)
+            else:
+                yield from self._remembered(memo, found, detector)
         if everything and self.worktree and not grepo.is_bare(self.root):
             yield from self._worktree(detector)
+
+    def _walk_and_attribute(self, found, log: gcommits.Log | None, detector: "Detector",
+                            ranged: bool) -> Iterator[LocatedHit]:
+        walk = None
+        if log is None:
+            targets = {oid for oid, (kind, _) in found.items() if kind == "blob"}
+            walk = _Walk.of_all(self.root, self.include_unreachable)
+            log = gcommits.Log(["--all", *walk.extra], targets).run(self.root, stdin=walk.hidden or None)
+        self.log = log
+        yield from self._attribute(found, log, detector, ranged, walk)
+
+    def _remembered(self, memo, found, detector: "Detector") -> Iterator[LocatedHit]:
+        """The attribution ``memo`` recalls for ``found``, or a walk's (which the memo then keeps)."""
+        state = self._attribution_state()
+        recalled = memo.recall(found, state)
+        if recalled is not None:
+            entries, warnings = recalled
+            self.warnings.extend(warnings)
+            for oid, i, path, prov in entries:
+                yield LocatedHit(found[oid][1][i], path, prov)
+            return
+        where = {id(h): (oid, i) for oid, (_, hits) in found.items() for i, h in enumerate(hits)}
+        before = len(self.warnings)
+        out = list(self._walk_and_attribute(found, None, detector, False))
+        memo.keep(found, state, [(*where[id(lh.hit)], lh.path, lh.provenance) for lh in out],
+                  self.warnings[before:])
+        yield from out
+
+    def _attribution_state(self) -> bytes:
+        """What a full scan's attribution depends on besides the hits: refs, HEAD, stash entries, options."""
+        return grefs.state(self.root) + repr(("only_new", self.only_new)).encode()
 
     def _worktree(self, detector: "Detector") -> Iterator[LocatedHit]:
         from keyguard.sources.worktree import WorktreeSource
