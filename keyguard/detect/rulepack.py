@@ -130,8 +130,8 @@ def _cache_file(resolved: str) -> Path | None:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     if not os.path.isabs(base):
         return None
-    import zlib
-    return Path(base) / "keyguard" / f"rules-{zlib.crc32(resolved.encode()):08x}-{Path(resolved).stem}.marshal"
+    import binascii  # already loaded by the detector; zlib would be one more import
+    return Path(base) / "keyguard" / f"rules-{binascii.crc32(resolved.encode()):08x}-{Path(resolved).stem}.marshal"
 
 
 def _parse_toml(path: Path, shown: str) -> dict:
