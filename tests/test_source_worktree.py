@@ -90,12 +90,15 @@ def test_crlf_and_utf16_files(repo, detector):
     assert k2 in got and got[k2].path == "utf16.txt" and got[k2].hit.line == 2
 
 
-def test_binary_files_are_skipped(repo, detector):
-    key = platform_key()
-    repo.write("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + f"junk {key} junk".encode() + b"\0" * 100)
+def test_binary_files_are_searched_in_their_printable_runs(repo, detector):
+    key, wide = platform_key(), platform_key("flux_ci_")
+    repo.write("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + f"junk {key} junk".encode() + b"\0" * 100
+               + f"k={wide}".encode("utf-16-le") + b"\0\1")
+    repo.write("noise.bin", bytes(range(256)) * 50)
     found, src = scan(detector, repo.path)
-    assert found == []
-    assert src.stats["skipped"] == 1
+    assert sorted(lh.hit.secret for lh in found) == sorted([key, wide])
+    assert {lh.hit.encoding for lh in found} == {"strings"}
+    assert src.stats["skipped"] == 0
 
 
 def test_unreadable_file_is_a_warning_not_a_crash(repo, detector, monkeypatch):

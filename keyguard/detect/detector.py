@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from keyguard.detect import decoders, filters
+from keyguard.detect import archives, decoders, filters
 from keyguard.model import Hit, Rule, Severity
 
 if TYPE_CHECKING:
@@ -45,7 +45,9 @@ OVERLAP = 32 * 1024
 MIN_STEP = 64 * 1024
 """Small chunks are gathered to at least this size before scanning."""
 MAX_DEPTH = 2
-"""How deeply encodings may nest (zip in zip, base64 in a zip member, ...)."""
+"""How deeply text encodings may nest (base64 in base64, ...)."""
+MAX_ARCHIVE_DEPTH = 5
+"""How deeply containers may nest (a file in a tar in a gzip in a tar: a Docker image layer)."""
 MAX_LINE_TEXT = 4096
 """Lines longer than this are cut to a window around the key in ``Hit.line_text``."""
 LINE_WINDOW = 512
@@ -220,6 +222,7 @@ class Detector:
                 by_shift.setdefault(shift, []).append(needle)
         self._b64: list[tuple[bytes, int]] = [
             (needle, shift) for shift, needles in sorted(by_shift.items()) for needle in _cover(needles, 3)]
+        self._wide = [n.decode("latin-1").encode("utf-16-le") for n in self._plain]
         self.keywords: tuple[bytes, ...] = tuple(self._plain) + tuple(n for n, _ in self._b64)
         """Every needle ``might_contain`` looks for: plain stems, then base64 forms."""
         self._searches: list[tuple[bytes, tuple[tuple[int, tuple[bytes, ...]], ...]]] = _searches(self.keywords)
@@ -248,12 +251,17 @@ class Detector:
     def might_contain(self, data: bytes) -> bool:
         """Cheap prefilter: False means no rule can match ``data`` in any form we decode."""
         head = data[:4]
-        if head == decoders.ZIP_MAGIC or head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        if (head == decoders.ZIP_MAGIC or head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+                or archives.is_gzip(head) or archives.is_tar(data[:262])):
             return True
         for search in self._searches:
             if _find(data, search, 0) >= 0:
                 return True
-        return b"\0" in data[:1024] and decoders.utf16_order(data[:1024]) is not None
+        if b"\0" not in data[:decoders.SNIFF]:
+            return False
+        if decoders.utf16_order(data[:1024]) is not None:
+            return True
+        return any(wide in data for wide in self._wide)  # UTF-16LE runs inside a binary
 
     def pieces_with_needles(self, data: bytes, ends: Sequence[int]) -> set[int]:
         """Indexes of the pieces of ``data`` (piece ``i`` ends at ``ends[i]``, sorted) holding a needle.
@@ -278,62 +286,106 @@ class Detector:
         """All hits in ``data``, suppressed ones included (``Hit.suppressed`` says why)."""
         if not data or not self.might_contain(data):
             return []
-        return self._scan_blob(bytes(data), 0, "", self._clock())
+        return self._scan_blob(bytes(data), 0, "", self._clock(), self._budget())
 
     def scan_chunks(self, chunks: Iterable[bytes]) -> list[Hit]:
         """Like ``scan`` over the concatenation of ``chunks``, in memory bounded by the chunk size.
 
         Chunks overlap by ``OVERLAP`` bytes so a key across a border is found once;
         lines are counted across chunks; ``line_text`` is cut to a window around the key.
-        Zip archives are read whole up to ``max_zip_bytes`` (a zip cannot be streamed).
+        Gzip and tar are read as streams; zip archives are read whole up to the
+        budget's bytes (a zip cannot be streamed); binary data gives its printable runs.
         """
-        it = iter(chunks)
-        first = b""
-        for first in it:
-            if first:
-                break
-        if not first:
-            return []
-        now = self._clock()
-        rest: Iterator[bytes] = it
-        if first[:4] == decoders.ZIP_MAGIC:
-            data = bytearray(first)
-            for chunk in it:
-                data += chunk
-                if len(data) > self.max_zip_bytes:
-                    rest = chain([bytes(data)], it)
-                    break
-            else:
-                return self._scan_blob(bytes(data), 0, "", now)
-            first = next(rest)
-        label = ""
-        order = decoders.utf16_order(first[:1024])
-        if order is not None:
-            label = "utf-16"
-            stream = decoders.utf16_chunks(chain([first], rest), order)
-        else:
-            if first[:3] == codecs.BOM_UTF8:
-                first = first[3:]
-            stream = chain([first], rest)
-        return self._scan_stream(stream, label, now)
+        return self._scan_chunked(chunks, 0, "", self._clock(), self._budget())
 
     # ---- whole inputs -------------------------------------------------------------
 
     def _clock(self) -> float:
         return time.time() if self.now is None else self.now
 
-    def _scan_blob(self, data: bytes, depth: int, label: str, now: float) -> list[Hit]:
-        """Hits in one whole input (a file, a blob, a zip member)."""
-        if data[:4] == decoders.ZIP_MAGIC and depth <= MAX_DEPTH:
-            archive = decoders.open_zip(data)
-            if archive is not None:
-                hits: list[Hit] = []
-                for name, content in decoders.zip_members(archive, self.max_zip_bytes, self.max_zip_members):
-                    if content and self.might_contain(content):
-                        hits += self._scan_blob(content, depth + 1, _join(label, f"zip:{name}"), now)
-                return hits
+    def _budget(self) -> archives.Budget:
+        """The one decompression budget of an input and every container nested in it."""
+        return archives.Budget(self.max_zip_bytes, self.max_zip_members)
+
+    def _scan_blob(self, data: bytes, nest: int, label: str, now: float, budget: archives.Budget) -> list[Hit]:
+        """Hits in one whole input (a file, a blob, an archive member); ``nest`` containers deep."""
+        if nest <= MAX_ARCHIVE_DEPTH:
+            if data[:4] == decoders.ZIP_MAGIC:
+                archive = decoders.open_zip(data)
+                if archive is not None:
+                    hits: list[Hit] = []
+                    for name, content in decoders.zip_members(archive, budget, label or "zip"):
+                        if content and self.might_contain(content):
+                            hits += self._scan_blob(content, nest + 1, _join(label, f"zip:{name}"), now, budget)
+                    return hits
+            elif archives.is_gzip(data):
+                return self._scan_chunked(archives.gunzip([data], budget, label or "gzip"), nest + 1,
+                                          _join(label, "gzip"), now, budget)
+            elif archives.is_tar(data):
+                return self._scan_tar([data], nest, label, now, budget)
+        if decoders.is_binary(data):
+            view = decoders.printable_runs(data, self._key_stems)
+            once: dict[tuple[str, bytes], _Candidate] = {}
+            for c in self._candidates(view, 0):
+                once.setdefault((c.rule.id, c.secret), c)
+            return self._to_hits(view, list(once.values()), _join(label, "strings"), now)
         buf, enc = decoders.text_view(data)
-        return self._to_hits(buf, self._candidates(buf, depth), _join(label, enc), now)
+        return self._to_hits(buf, self._candidates(buf, 0), _join(label, enc), now)
+
+    def _scan_tar(self, chunks: Iterable[bytes], nest: int, label: str, now: float,
+                  budget: archives.Budget) -> list[Hit]:
+        """Hits in each regular file of a tar stream (small members whole, big ones streamed)."""
+        hits: list[Hit] = []
+        for name, size, pieces in archives.tar_members(chunks, budget, label or "tar"):
+            where = _join(label, f"tar:{name}")
+            if size <= archives.WHOLE:
+                content = b"".join(pieces)
+                if content and self.might_contain(content):
+                    hits += self._scan_blob(content, nest + 1, where, now, budget)
+            else:
+                hits += self._scan_chunked(pieces, nest + 1, where, now, budget)
+        return hits
+
+    def _scan_chunked(self, chunks: Iterable[bytes], nest: int, label: str, now: float,
+                      budget: archives.Budget) -> list[Hit]:
+        """``scan_chunks`` at ``nest`` containers deep (see there)."""
+        it = iter(chunks)
+        first = b""
+        for piece in it:
+            first += piece
+            if len(first) >= 1024:
+                break
+        if not first:
+            return []
+        rest: Iterator[bytes] = it
+        if nest <= MAX_ARCHIVE_DEPTH:
+            if first[:4] == decoders.ZIP_MAGIC:
+                data = bytearray(first)
+                for chunk in it:
+                    data += chunk
+                    if len(data) > budget.bytes:
+                        rest = chain([bytes(data)], it)
+                        break
+                else:
+                    return self._scan_blob(bytes(data), nest, label, now, budget)
+                first = next(rest)
+            elif archives.is_gzip(first):
+                return self._scan_chunked(archives.gunzip(chain([first], rest), budget, label or "gzip"),
+                                          nest + 1, _join(label, "gzip"), now, budget)
+            elif archives.is_tar(first):
+                return self._scan_tar(chain([first], rest), nest, label, now, budget)
+        order = decoders.utf16_order(first[:1024])
+        if order is not None:
+            label = _join(label, "utf-16")
+            stream = decoders.utf16_chunks(chain([first], rest), order)
+        elif decoders.is_binary(first):
+            label = _join(label, "strings")
+            stream = decoders.printable_chunks(chain([first], rest))
+        else:
+            if first[:3] == codecs.BOM_UTF8:
+                first = first[3:]
+            stream = chain([first], rest)
+        return self._scan_stream(stream, label, now)
 
     def _scan_stream(self, stream: Iterator[bytes], label: str, now: float) -> list[Hit]:
         """Hits in a stream of text chunks, windows overlapping by ``OVERLAP`` bytes."""
