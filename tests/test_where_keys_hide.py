@@ -113,6 +113,10 @@ CASES = {
     "tar": ("dist/config.tar", lambda k: tarred({"etc/app.env": f"FLUXLOOP_API_KEY={k}\n".encode()}), None),
     "tgz": ("dist/config.tgz", lambda k: tarred({"etc/app.env": f"FLUXLOOP_API_KEY={k}\n".encode()}, "gz"), None),
     "docker-image": ("images/app.tar", docker_image, None),
+    "json-all-escaped": ("web/bundle.js", lambda k: "var cfg = {key: \"" + "".join("\\u%04x" % ord(c) for c in k) + "\"};\n", 1),
+    "url-all-encoded": ("logs/access.log", lambda k: "x\nGET /cb?t=" + "".join("%%%02X" % ord(c) for c in k) + " 200\n", 2),
+    "html-entities": ("site/index.html", lambda k: "<p>\n<code>" + "".join("&#%d;" % ord(c) for c in k) + "</code>\n", 2),
+    "html-hex-entities": ("site/key.html", lambda k: "<i>" + "".join("&#x%x;" % ord(c) for c in k) + "</i>\n", 1),
 }
 
 
@@ -171,10 +175,11 @@ def test_history_finds_every_shape_once_committed(repo: Repo, keyguard):
     assert found == {CASES[c][0] for c in CASES}
 
 
-BINARY_AND_ARCHIVES = ("pyc", "sqlite-utf16", "pickle", "gzip", "tar", "tgz", "docker-image")
+BINARY_AND_ARCHIVES = ("pyc", "sqlite-utf16", "pickle", "gzip", "tar", "tgz", "docker-image",
+                       "json-all-escaped", "url-all-encoded", "html-entities", "html-hex-entities")
 
 
-def test_binaries_and_archives_are_found_in_range_scans(repo: Repo, keyguard):
+def test_binaries_archives_and_escapes_are_found_in_range_scans(repo: Repo, keyguard):
     """`--since REF` and `A..B` (the pre-push path) read the same blobs the full history does."""
     repo.write("README.md", "# project\n")
     base = repo.commit("init")

@@ -91,7 +91,8 @@ def base64_window(buf: bytes, pos: int, shift: int, radius: int = 4096) -> tuple
 
 # ---- URL and JSON escapes -----------------------------------------------------
 
-_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|\\([/\\\"'ntrbf])")
+_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|\\([/\\\"'ntrbf])"
+                     rb"|&#([0-9]{1,7});|&#[xX]([0-9A-Fa-f]{1,6});")
 
 
 @dataclass(frozen=True)
@@ -123,13 +124,19 @@ class Unescaped:
 
 
 def unescape(window: bytes) -> Unescaped:
-    """Decode ``%XX`` (URL), ``\\uXXXX``, ``\\xXX`` and JSON's ``\\/``-style escapes in ``window``."""
+    """Decode ``%XX`` (URL), ``\\uXXXX``, ``\\xXX``, JSON's ``\\/``-style escapes and HTML's
+    numeric entities (``&#102;``, ``&#x66;``) in ``window``."""
     out = bytearray()
     marks = []
     last = 0
     for m in _ESCAPE.finditer(window):
-        url, uni, hexa, simple = m.groups()
-        if url:
+        url, uni, hexa, simple, dec, hexent = m.groups()
+        if dec or hexent:
+            code = int(dec) if dec else int(hexent, 16)
+            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                continue
+            piece, kind = chr(code).encode("utf-8"), "html"
+        elif url:
             piece, kind = bytes([int(url, 16)]), "url"
         elif uni:
             code = int(uni, 16)

@@ -98,6 +98,17 @@ class _Candidate:
     """Accepted as a key by its credential assignment (already judged: no filter runs again)."""
 
 
+def _escaped_heads(stems: Sequence[bytes]) -> list[bytes]:
+    """Needles for keys whose every character is escaped: the stems' first two bytes as
+    ``\\uXXXX``, ``%XX`` and HTML entities (the last hex digit left open for its case)."""
+    heads = {bytes(stem[:2]) for stem in stems if len(stem) >= 2}
+    out = []
+    for a, b in sorted(heads):
+        out += [b"\\u%04x\\u%03x" % (a, b >> 4), b"%%%02X%%%X" % (a, b >> 4),
+                b"&#%d;&#%d;" % (a, b), b"&#x%x;&#x%x" % (a, b >> 4)]
+    return out
+
+
 def _join(*labels: str) -> str:
     """Encoding labels joined with "/" (empty ones left out)."""
     return "/".join(label for label in labels if label)
@@ -223,8 +234,10 @@ class Detector:
         self._b64: list[tuple[bytes, int]] = [
             (needle, shift) for shift, needles in sorted(by_shift.items()) for needle in _cover(needles, 3)]
         self._wide = [n.decode("latin-1").encode("utf-16-le") for n in self._plain]
-        self.keywords: tuple[bytes, ...] = tuple(self._plain) + tuple(n for n, _ in self._b64)
-        """Every needle ``might_contain`` looks for: plain stems, then base64 forms."""
+        self._escaped_heads = _escaped_heads(self._key_stems)
+        self.keywords: tuple[bytes, ...] = tuple(self._plain) + tuple(n for n, _ in self._b64) + tuple(self._escaped_heads)
+        """Every needle ``might_contain`` looks for: plain stems, base64 forms, then the key stems'
+        first two characters fully escaped (``\\u0066\\u006``, ``%66%6``, ``&#102;&#108;``, ``&#x66;&#x6``)."""
         self._searches: list[tuple[bytes, tuple[tuple[int, tuple[bytes, ...]], ...]]] = _searches(self.keywords)
 
         prefixed = sorted((r for r in self.rules if r.prefix), key=lambda r: -len(r.prefix))
@@ -236,6 +249,7 @@ class Detector:
         roots = _cover((p for p, _ in self._by_prefix), 4)
         self._loose = [(root, re.compile(re.escape(root) + _LOOSE_BODY)) for root in roots]
         self._escapes = [(s, re.compile(re.escape(s) + _ESCAPE_AHEAD)) for s in self._key_stems]
+        self._escapes += [(h, re.compile(re.escape(h))) for h in self._escaped_heads]
 
     @staticmethod
     def _stem(rule: Rule) -> bytes:
@@ -435,6 +449,8 @@ class Detector:
             spans = [(c.start, c.end) for c in cands]
             cands += self._placeholders(buf, spans)
             cands += self._escaped(buf, spans)
+        elif any(h in buf for h in self._escaped_heads):
+            cands += self._escaped(buf, [])
         if depth < MAX_DEPTH:
             cands += self._base64(buf, depth)
         return cands
