@@ -56,6 +56,10 @@ MAX_NEEDLE_HITS = 4096
 """Base64 needle occurrences examined per needle per text (bounds hostile input)."""
 MAX_PLACEHOLDERS = 1000
 """Suppressed placeholder candidates kept per text (a file of 400 000 ``flx_...`` is hostile)."""
+UNKNOWN_FORMAT_MIN = 20
+"""Body length from which a prefix + random body outside the rule's alphabet is reported."""
+UNKNOWN_FORMAT_SEVERITY = Severity.LOW
+"""Severity of a "key-shaped, unknown format" finding."""
 EXPIRED_SEVERITY = Severity.LOW
 """Severity of a FluxLoop JWT API key whose ``exp`` has passed."""
 
@@ -96,6 +100,8 @@ class _Candidate:
     suppressed: str | None = None
     assigned: bool = False
     """Accepted as a key by its credential assignment (already judged: no filter runs again)."""
+    unknown_format: bool = False
+    """A rule's prefix and a long random body outside the rule's alphabet (reported at low severity)."""
 
 
 def _escaped_heads(stems: Sequence[bytes]) -> list[bytes]:
@@ -500,6 +506,9 @@ class Detector:
                 if reason:
                     token = m.group().rstrip(b",;:)]}'\"") if not m.group().endswith(b"...") else m.group()
                     out.append(_Candidate(s, s + len(token), rule, token, suppressed=reason))
+                elif (rule.kind == "key" and len(body) >= UNKNOWN_FORMAT_MIN and body.isascii() and body.isalnum()
+                      and filters.body_reason(body, rule.min_entropy) is None):
+                    out.append(_Candidate(s, m.end(), rule, m.group(), unknown_format=True))
         return out
 
     @staticmethod
@@ -594,6 +603,8 @@ class Detector:
             return c.suppressed, None, ()
         if c.assigned:
             return None, None, ()
+        if c.unknown_format:
+            return None, UNKNOWN_FORMAT_SEVERITY, (("format", "key-shaped, unknown format"),)
         secret = c.secret.decode("utf-8", "replace")
         if c.rule.kind == "jwt":
             from keyguard.detect import jwt as jwt_reader  # json, datetime: only when a JWT is met
