@@ -12,7 +12,8 @@ Reads are bounded: gzip inflates at most ``STEP`` bytes per call
 (``zlib.decompressobj`` with ``max_length``); tar archives are read as a stream
 (``tarfile`` mode ``r|``) whose members are handed out whole up to ``WHOLE``
 bytes and in pieces above, so memory stays bounded whatever the archive says.
-What a budget cut short is recorded in ``Budget.cut`` (named with ``-v``).
+What a budget cut short is recorded in ``Budget.cut``; the detector's per-input ``_Limits``
+holds the budget and reports those cuts as one ``limit:`` warning naming the file.
 """
 
 from __future__ import annotations

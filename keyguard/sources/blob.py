@@ -1,18 +1,21 @@
 """The blob policy of every source (staged, work tree, history, stdin): one place for each rule.
 
-* Size: a blob over ``MAX_SIZE`` (1 GiB; ``max-file-size`` in the config) is
-  skipped with a warning; one over ``CHUNK_THRESHOLD`` (64 MiB) is read and
-  scanned in pieces of ``CHUNK`` (8 MiB) through ``Detector.scan_chunks``, so
-  memory stays bounded; anything smaller is scanned whole.
-* Binary: nothing is skipped for being binary. Archives (zip, gzip, tar) are
-  opened, UTF-16 text decoded, and other binaries (``.pyc``, SQLite, pickles)
-  searched in their printable ASCII and UTF-16LE runs, all by the detector
-  (``keyguard.detect.decoders``, ``keyguard.detect.archives``).
+* Size: no blob is skipped for its size (``MAX_SIZE`` is a configurable cap,
+  off by default: hiding a key behind 1 GiB of padding must not work); one over
+  ``CHUNK_THRESHOLD`` (64 MiB) is read and scanned in pieces of ``CHUNK``
+  (8 MiB) through ``Detector.scan_chunks``, so memory stays bounded; anything
+  smaller is scanned whole.
+* Binary: a NUL byte does not make data unscannable (a key after one NUL, or in
+  a ``.pyc``, a pickle, a SQLite file, is still a leak). Archives (zip, gzip, tar
+  and what nests in them) are opened by the detector under the input's one
+  decompression budget, UTF-16 text decoded, and other binaries searched in their
+  printable ASCII and UTF-16LE runs (``keyguard.detect.decoders``,
+  ``keyguard.detect.archives``). Only compressed streams keyguard does not open
+  (bzip2, xz, zstd, 7z: no text survives in them) are skipped, and counted.
 
-``scan_whole`` and ``scan_pieces`` hand a blob to the detector; the sources
-count what is skipped for its size (``too_big``).
+``scan_whole`` and ``scan_pieces`` apply the sniff and the detector; both return
+None when the blob was skipped, so each source counts it the same way.
 """
-
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -27,10 +30,21 @@ CHUNK_THRESHOLD = 64 << 20
 """Blobs larger than this are scanned in pieces of ``CHUNK`` bytes."""
 CHUNK = 8 << 20
 """The size of those pieces."""
-MAX_SIZE = 1 << 30
-"""Blobs larger than this are skipped with a warning (the default ``max-file-size``)."""
+MAX_SIZE = 1 << 62
+"""Blobs larger than this are skipped with a warning: none by default (``max-file-size`` in the
+config lowers it); a blob over 1 GiB is scanned in bounded chunks like any large one."""
 BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 """Byte-order marks of UTF-16 (LE, BE) and UTF-32 BE text."""
+
+
+_OPAQUE = (b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"7z\xbc\xaf\x27\x1c")
+"""Magic numbers of compressed streams keyguard does not open (bzip2, xz, zstd, 7z); gzip is
+opened by the detector (``keyguard.detect.archives``)."""
+
+
+def is_skippable_binary(head: bytes) -> bool:
+    """Whether data starting with ``head`` is an opaque compressed stream (nothing to find in it raw)."""
+    return head.startswith(_OPAQUE)
 
 
 def may_be_encoded(head: bytes) -> bool:
@@ -46,14 +60,21 @@ def too_big(name: str, size: int, max_size: int) -> str | None:
     return f"{name}: skipped, {size >> 20} MiB is above the size limit"
 
 
-def scan_whole(data: bytes, detector: "Detector") -> list:
-    """Hits in ``data`` (text, archive or binary)."""
+def scan_whole(data: bytes, detector: "Detector") -> list | None:
+    """Hits in ``data`` (text, archive or binary); None when it is an opaque stream, skipped."""
+    if is_skippable_binary(data):
+        return None
     return detector.scan(data) if data else []
 
 
-def scan_pieces(first: bytes, rest: Iterator[bytes], detector: "Detector") -> list:
+def scan_pieces(first: bytes, rest: Iterator[bytes], detector: "Detector") -> list | None:
     """Hits in a big blob given as its first piece and an iterator of the others (which is
-    always read to its end)."""
+    always read to its end); None when it is an opaque stream, skipped."""
+    if is_skippable_binary(first):
+        for _ in rest:
+            pass
+        return None
+
     def pieces() -> Iterable[bytes]:
         yield first
         yield from rest
