@@ -34,7 +34,9 @@ def describe(args, config, root, baseline_path: str | None) -> dict[str, str]:
     else:
         cfg = "ignored (--no-repo-config)" if ignored else "none"
     out = {"config": cfg}
-    out["exclude"] = (f"{', '.join(config.exclude)} ({_origin(src)})" if config.exclude else "none")
+    from keyguard.redact import scrub_shapes  # an exclude pattern may be a pasted key
+
+    out["exclude"] = (f"{scrub_shapes(', '.join(config.exclude))} ({_origin(src)})" if config.exclude else "none")
     out["allow"] = (f"{len(config.allow)} fingerprint{'s' if len(config.allow) != 1 else ''} ({_origin(src)})"
                     if config.allow else "none")
     cli_fail = getattr(args, "fail_on", None)

@@ -118,6 +118,43 @@ def test_zip_total_size_is_bounded():
     assert live(data, small) == []  # the budget ran out inside a.bin
 
 
+def limit_notes(data: bytes, detector: Detector) -> list[str]:
+    return [h.suppressed for h in detector.scan(data) if h.suppressed and h.suppressed.startswith("limit:")]
+
+
+def test_zip_gzip_and_tar_draw_on_one_budget_and_its_cut_is_reported():
+    import gzip
+    import tarfile
+
+    first, late = keys.platform_key(), keys.platform_key()
+    filler = b"# nothing to see here, just a line of text\n" * 14_000  # 616 KB each
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in [("a.zip", make_zip({"a.txt": f"K={first}\n".encode() + filler})),
+                           ("b.gz", gzip.compress(filler + f"K={late}\n".encode(), mtime=0))]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    data = buf.getvalue()
+    assert sorted(h.secret for h in live(data)) == sorted([first, late]) and limit_notes(data, DETECTOR) == []
+    small = Detector(load_rules(), max_zip_bytes=1_000_000)  # less than the zip and the gzip together
+    assert [h.secret for h in live(data, small)] == [first]
+    assert limit_notes(data, small) == ["limit: archive contents beyond the decompression budget not scanned"
+                                        " (size limit)"]
+
+
+def test_gzip_bomb_is_cut_and_the_cut_is_reported():
+    import zlib
+
+    key = keys.platform_key()
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = z.compress(f"K={key}\n".encode()) + b"".join(z.compress(b"\0" * (1 << 20)) for _ in range(100)) + z.flush()
+    assert len(bomb) < 200_000
+    assert [h.secret for h in live(bomb)] == [key]
+    assert limit_notes(bomb, DETECTOR) == ["limit: archive contents beyond the decompression budget not scanned"
+                                           " (inflates more than 200 times (bomb))"]
+
+
 def test_not_really_a_zip_is_scanned_as_bytes():
     key = keys.platform_key()
     assert [h.secret for h in live(b"PK\x03\x04 garbage " + key.encode())] == [key]

@@ -128,3 +128,39 @@ def test_entropy():
     assert entropy("") == 0.0
     assert entropy("aaaa") == 0.0
     assert abs(entropy("abcd") - 2.0) < 1e-9
+
+
+# ---- issue 12: precision cases (built at run time: the checkout must scan clean) ----------
+
+def _p(*parts: str) -> str:
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("value,reason", [
+    (_p("flx", "_parseHttp2HeadersFromStream"), "identifier"),
+    (_p("flux", "_prod_pipelineconfigv2"), "identifier"),
+    (_p("flux", "_dev_environmentsettings2024"), "identifier"),
+    (_p("flx", "_sa_NotARealKeyJustForUnitTests12345"), "placeholder:word"),
+    (_p("flx", "_api_FAKEKEYFORTESTSONLYFAKEKEYFORTESTS"), "placeholder:word"),
+    (_p("flx", "_api_03Tg6eemEE..."), "placeholder:masked"),
+])
+def test_names_fixtures_and_truncated_heads_are_not_keys(value, reason):
+    for line in (f'x = "{value}"', f"FLUXLOOP_API_KEY={value}", f"call({value})"):
+        hits = DETECTOR.scan(line.encode())
+        assert [h.suppressed for h in hits] == [reason], (line, hits)
+
+
+def test_digits_inside_words_keep_a_random_body_a_key():
+    # a digit followed by a lowercase letter is how generators write, never a name
+    for _ in range(200):
+        key = keys.platform_key()
+        assert [h.suppressed for h in DETECTOR.scan(f"k={key}".encode())] == [None]
+
+
+def test_prefix_with_a_random_body_outside_the_alphabet_is_low_severity_unknown_format():
+    body = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(30)) + "Q7a"
+    value = _p("flux", "_prod_", body)
+    [hit] = DETECTOR.scan(f'token: "{value}"'.encode())
+    assert hit.suppressed is None and hit.severity is not None and hit.severity.value == "low"
+    assert dict(hit.details)["format"] == "key-shaped, unknown format"
+    assert hit.secret == value

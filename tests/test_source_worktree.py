@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import subprocess
@@ -90,14 +91,18 @@ def test_crlf_and_utf16_files(repo, detector):
     assert k2 in got and got[k2].path == "utf16.txt" and got[k2].hit.line == 2
 
 
-def test_text_runs_of_binary_files_are_scanned(repo, detector):
-    # a key in a PNG's text chunk, or after one NUL byte, is still a leak (issue 14, point 3)
-    key, other = platform_key(), platform_key()
-    repo.write("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + f"junk {key} junk".encode() + b"\0" * 100)
+def test_binary_files_are_searched_in_their_printable_runs(repo, detector):
+    # a key in a PNG's text chunk, after one NUL byte, or in a gzip is still a leak (issues 12, 14)
+    key, wide, other, zipped = platform_key(), platform_key("flux_ci_"), platform_key(), platform_key()
+    repo.write("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + f"junk {key} junk".encode() + b"\0" * 100
+               + f"k={wide}".encode("utf-16-le") + b"\0\1")
     repo.write("notes.txt", b"\0" + f"K={other}\n".encode())
-    repo.write("data.gz", b"\x1f\x8b\x08\0" + f"{platform_key()}".encode())  # opaque stream: skipped
+    repo.write("data.gz", gzip.compress(f"K={zipped}\n".encode()))
+    repo.write("noise.bin", bytes(range(256)) * 50)
+    repo.write("data.bz2", b"BZh91AY&SY" + f"{platform_key()}".encode())  # opaque stream: skipped, counted
     found, src = scan(detector, repo.path)
-    assert sorted(lh.hit.secret for lh in found) == sorted([key, other])
+    assert sorted(lh.hit.secret for lh in found) == sorted([key, wide, other, zipped])
+    assert {lh.hit.encoding for lh in found if lh.hit.secret in (key, wide, other)} == {"strings"}
     assert src.stats["skipped"] == 1
 
 

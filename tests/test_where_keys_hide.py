@@ -32,6 +32,51 @@ def zipped(key: str) -> bytes:
     return buf.getvalue()
 
 
+def pyc(key: str) -> bytes:
+    """A compiled Python module holding the key as a string constant (the real ``marshal`` format)."""
+    import importlib.util
+    import marshal
+
+    code = compile(f"API_KEY = {key!r}\n", "settings.py", "exec")
+    return importlib.util.MAGIC_NUMBER + b"\0" * 12 + marshal.dumps(code)
+
+
+def sqlite_like(key: str) -> bytes:
+    """A database page: binary header, then the key as UTF-16LE text (SQLite's UTF-16 encodings)."""
+    return b"SQLite format 3\0" + bytes(range(1, 40)) * 3 + ("api_key=" + key).encode("utf-16-le") + b"\0" * 64
+
+
+def pickled(key: str) -> bytes:
+    import pickle
+
+    return pickle.dumps({"settings": {"api_key": key}, "n": list(range(10))}, protocol=4)
+
+
+def gzipped(key: str) -> bytes:
+    import gzip
+
+    return gzip.compress(f"2024-01-01 boot\nFLUXLOOP_API_KEY={key}\n".encode(), mtime=0)
+
+
+def tarred(files: dict[str, bytes], compress: str = "") -> bytes:
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:" + compress) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def docker_image(key: str) -> bytes:
+    """A ``docker save`` image: a tar holding a manifest and a gzipped layer tarball."""
+    layer = tarred({"app/.env": f"FLUXLOOP_API_KEY={key}\n".encode(), "bin/tool": bytes(range(256))}, "gz")
+    return tarred({"manifest.json": b'[{"Layers": ["blobs/sha256/ab12/layer.tar"]}]',
+                   "blobs/sha256/ab12/layer.tar": layer})
+
+
 # (path, make content from key, expected line or None when lines are not meaningful)
 CASES = {
     "dotenv": (".env", lambda k: f"# local\nFLUXLOOP_API_KEY={k}\n", 2),
@@ -61,6 +106,17 @@ CASES = {
     "crlf": ("win/settings.ini", lambda k: f"[a]\r\nname = x\r\nkey = {k}\r\n", 3),
     "bom-nonascii": ("i18n/notes.txt", lambda k: "\ufeffClé d'accès «" + k + "» — à garder secrète\n", 1),
     "utf16": ("win/notes.txt", lambda k: ("note\r\nkey=" + k + "\r\n").encode("utf-16"), 2),
+    "pyc": ("app/__pycache__/settings.cpython-311.pyc", pyc, None),
+    "sqlite-utf16": ("data/app.db", sqlite_like, None),
+    "pickle": ("cache/state.pkl", pickled, None),
+    "gzip": ("logs/boot.log.gz", gzipped, None),
+    "tar": ("dist/config.tar", lambda k: tarred({"etc/app.env": f"FLUXLOOP_API_KEY={k}\n".encode()}), None),
+    "tgz": ("dist/config.tgz", lambda k: tarred({"etc/app.env": f"FLUXLOOP_API_KEY={k}\n".encode()}, "gz"), None),
+    "docker-image": ("images/app.tar", docker_image, None),
+    "json-all-escaped": ("web/bundle.js", lambda k: "var cfg = {key: \"" + "".join("\\u%04x" % ord(c) for c in k) + "\"};\n", 1),
+    "url-all-encoded": ("logs/access.log", lambda k: "x\nGET /cb?t=" + "".join("%%%02X" % ord(c) for c in k) + " 200\n", 2),
+    "html-entities": ("site/index.html", lambda k: "<p>\n<code>" + "".join("&#%d;" % ord(c) for c in k) + "</code>\n", 2),
+    "html-hex-entities": ("site/key.html", lambda k: "<i>" + "".join("&#x%x;" % ord(c) for c in k) + "</i>\n", 1),
 }
 
 
@@ -117,3 +173,24 @@ def test_history_finds_every_shape_once_committed(repo: Repo, keyguard):
     r = keyguard("scan", "--history", "--format", "json", cwd=repo.path)
     found = {f["path"] for f in json.loads(r.stdout)["findings"]}
     assert found == {CASES[c][0] for c in CASES}
+
+
+BINARY_AND_ARCHIVES = ("pyc", "sqlite-utf16", "pickle", "gzip", "tar", "tgz", "docker-image",
+                       "json-all-escaped", "url-all-encoded", "html-entities", "html-hex-entities")
+
+
+def test_binaries_archives_and_escapes_are_found_in_range_scans(repo: Repo, keyguard):
+    """`--since REF` and `A..B` (the pre-push path) read the same blobs the full history does."""
+    repo.write("README.md", "# project\n")
+    base = repo.commit("init")
+    keys = {case: key_for(case) for case in BINARY_AND_ARCHIVES}
+    for case, key in keys.items():
+        repo.write(CASES[case][0], content(case, key))
+    repo.commit("binaries")
+    expected = {CASES[c][0] for c in BINARY_AND_ARCHIVES}
+    for args in (("--since", base), (f"{base}..HEAD",)):
+        r = keyguard("scan", "--history", *args, "--format", "json", cwd=repo.path)
+        out = r.stdout.decode()
+        found = json.loads(out)["findings"]
+        assert {f["path"] for f in found} == expected, (args, found)
+        assert all(key not in out + r.stderr.decode() for key in keys.values())

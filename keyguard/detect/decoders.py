@@ -10,7 +10,9 @@ to call them (only where its cheap needles say an encoded key could be):
 - ``unescape``: ``%5F`` (URL) and ``\\u005f`` / ``\\/`` (JSON) escapes decoded, with a
   sparse map from decoded offsets back to original ones (cost grows with the escapes).
 - ``text_view``: UTF-8 with a BOM, UTF-16 LE/BE with or without BOM, as UTF-8 bytes.
-- ``open_zip``/``zip_members``: the members of a zip archive, bounded in count and total size.
+- ``open_zip``/``zip_members``: the members of a zip archive, bounded by the shared ``archives.Budget``.
+- ``is_binary``/``printable_runs``/``printable_chunks``: the printable ASCII and UTF-16LE runs
+  inside binary data (like ``strings``), one run per line, linear time and bounded memory.
 """
 
 from __future__ import annotations
@@ -24,9 +26,17 @@ from keyguard.record import record
 
 TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 if TYPE_CHECKING:
-    from typing import Iterator
+    from typing import Iterator, Sequence
 
 ZIP_MAGIC = b"PK\x03\x04"
+SNIFF = 8000
+"""How many leading bytes decide whether data is binary (git's own test)."""
+MIN_RUN = 6
+"""Printable characters a run inside binary data needs to be searched."""
+_ASCII_RUN = LazyRegex(rb"[\t\x20-\x7e]{%d,}" % MIN_RUN)
+_WIDE_RUN = LazyRegex(rb"(?:[\t\x20-\x7e]\x00){%d,}" % MIN_RUN)
+_RUN_CARRY = 4096
+"""Bytes carried between pieces of a streamed binary (a run cut there longer than this is split)."""
 _B64_RUN = LazyRegex(rb"[A-Za-z0-9+/_\-]*")
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 _JSON_SIMPLE = {ord("/"): b"/", ord("\\"): b"\\", ord('"'): b'"', ord("'"): b"'",
@@ -82,7 +92,8 @@ def base64_window(buf: bytes, pos: int, shift: int, radius: int = 4096) -> tuple
 
 # ---- URL and JSON escapes -----------------------------------------------------
 
-_ESCAPE = LazyRegex(rb"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|\\([/\\\"'ntrbf])")
+_ESCAPE = LazyRegex(rb"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|\\([/\\\"'ntrbf])"
+                    rb"|&#([0-9]{1,7});|&#[xX]([0-9A-Fa-f]{1,6});")
 
 
 @record
@@ -114,13 +125,19 @@ class Unescaped:
 
 
 def unescape(window: bytes) -> Unescaped:
-    """Decode ``%XX`` (URL), ``\\uXXXX``, ``\\xXX`` and JSON's ``\\/``-style escapes in ``window``."""
+    """Decode ``%XX`` (URL), ``\\uXXXX``, ``\\xXX``, JSON's ``\\/``-style escapes and HTML's
+    numeric entities (``&#102;``, ``&#x66;``) in ``window``."""
     out = bytearray()
     marks = []
     last = 0
     for m in _ESCAPE.finditer(window):
-        url, uni, hexa, simple = m.groups()
-        if url:
+        url, uni, hexa, simple, dec, hexent = m.groups()
+        if dec or hexent:
+            code = int(dec) if dec else int(hexent, 16)
+            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                continue
+            piece, kind = chr(code).encode("utf-8"), "html"
+        elif url:
             piece, kind = bytes([int(url, 16)]), "url"
         elif uni:
             code = int(uni, 16)
@@ -187,6 +204,76 @@ def utf16_chunks(chunks: Iterator[bytes], order: str) -> Iterator[bytes]:
         yield text.encode("utf-8")
 
 
+# ---- binary data --------------------------------------------------------------
+
+def is_binary(data: bytes) -> bool:
+    """Whether ``data`` has a NUL byte in its first ``SNIFF`` bytes and is not UTF-16 text."""
+    head = data[:SNIFF]
+    return b"\0" in head and utf16_order(head[:1024]) is None and head[:2] not in (
+        codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def printable_runs(data: bytes, stems: Sequence[bytes] = ()) -> bytes:
+    """The printable ASCII runs, then the UTF-16LE runs (as ASCII), of ``data``: one per line.
+
+    Serialized strings (``.pyc`` constants, pickles, protobuf) are often glued to
+    the next printable byte (a type code), so where one of ``stems`` starts a
+    string whose length sits in the 1 or 4 bytes before it, that string is also
+    given on a line of its own (at most ``MAX_NEEDLE_HITS`` per stem).
+    """
+    out = bytearray()
+    for stem in stems:
+        pos, seen = data.find(stem, 1), 0
+        while pos > 0 and seen < 4096:
+            seen += 1
+            for width in (1, 4):
+                # a 1-byte length must itself start the printable run (not be text before the key)
+                if pos >= width and (width == 4 or pos < 2 or not 0x20 <= data[pos - 2] <= 0x7e):
+                    n = int.from_bytes(data[pos - width:pos], "little")
+                    if len(stem) < n <= 512 and pos + n <= len(data):
+                        piece = data[pos:pos + n]
+                        if _ASCII_RUN.fullmatch(piece):
+                            out += piece
+                            out += b"\n"
+                            break
+            pos = data.find(stem, pos + 1)
+    for m in _ASCII_RUN.finditer(data):
+        out += m.group()
+        out += b"\n"
+    for m in _WIDE_RUN.finditer(data):
+        out += m.group()[::2]
+        out += b"\n"
+    return bytes(out)
+
+
+def printable_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``printable_runs`` of a stream of pieces; a run across a border is kept whole (up to
+    ``_RUN_CARRY`` bytes) and emitted once."""
+    it = iter(chunks)
+    chunk = next(it, None)
+    carry = b""
+    skip = [0, 0]
+    while chunk is not None:
+        nxt = next(it, None)
+        data = carry + chunk
+        last = nxt is None
+        limit = len(data) if last else max(0, len(data) - _RUN_CARRY)
+        out = bytearray()
+        new_skip = [0, 0]
+        for k, (rx, step) in enumerate(((_ASCII_RUN, 1), (_WIDE_RUN, 2))):
+            for m in rx.finditer(data):
+                if m.start() >= limit:
+                    break
+                if m.start() < skip[k]:
+                    continue
+                out += m.group()[::step]
+                out += b"\n"
+                new_skip[k] = max(new_skip[k], m.end() - limit)
+        if out:
+            yield bytes(out)
+        carry, skip, chunk = data[limit:], new_skip, nxt
+
+
 # ---- zip archives -------------------------------------------------------------
 
 def open_zip(data: bytes):
@@ -200,33 +287,37 @@ def open_zip(data: bytes):
         return None
 
 
-def zip_members(archive, budget) -> Iterator[tuple[str, bytes]]:
-    """``(member path, bytes)`` of an open zip, drawn from ``budget``.
+def zip_members(archive, budget, where: str = "zip") -> Iterator[tuple[str, bytes]]:
+    """``(member path, bytes)`` of an open zip, taken from the shared ``archives.Budget``.
 
-    ``budget`` has ``zip_bytes`` and ``zip_members`` (what is left for the whole
-    tree of nested archives: a nested zip draws on its parent's budget, not a fresh
-    one) and ``zip_cut``, set when something was left unread. Sizes declared in the
-    archive are not trusted (zip bombs): every member is read with the byte budget
-    left. Encrypted, unreadable or corrupt members are skipped.
+    Sizes declared in the archive are not trusted (zip bombs): every member is read
+    with the budget's bytes left. Encrypted, unreadable or corrupt members are skipped
+    (and noted in the budget).
     """
     import zipfile
     import zlib
 
     with archive:
         for info in archive.infolist():
-            if budget.zip_bytes <= 0 or budget.zip_members <= 0:
-                budget.zip_cut = True
-                return
-            if info.is_dir() or info.flag_bits & 0x1:
+            if info.is_dir():
                 continue
-            budget.zip_members -= 1
+            if budget.bytes <= 0:
+                budget.note(where, "size limit")
+                return
+            if not budget.take_member(where):
+                return
+            if info.flag_bits & 0x1:
+                budget.note(f"{where}:{info.filename}", "encrypted")
+                continue
             try:
                 with archive.open(info) as member:
-                    content = member.read(budget.zip_bytes)
-                    if len(content) == budget.zip_bytes and member.read(1):
-                        budget.zip_cut = True
+                    content = member.read(budget.bytes + 1)
             except (zipfile.BadZipFile, RuntimeError, NotImplementedError, ValueError, OSError,
                     EOFError, zlib.error):
+                budget.note(f"{where}:{info.filename}", "unreadable")
                 continue
-            budget.zip_bytes -= len(content)
+            if len(content) > budget.bytes:
+                budget.note(f"{where}:{info.filename}", "size limit")
+                content = content[:budget.bytes]
+            budget.take_bytes(len(content))
             yield info.filename, content

@@ -32,7 +32,7 @@ import time
 from bisect import bisect_right, insort
 from itertools import chain
 
-from keyguard.detect import decoders, filters
+from keyguard.detect import archives, decoders, filters
 from keyguard.detect.lazyregex import LazyRegex
 from keyguard.model import Hit, Rule, Severity
 from keyguard.record import record
@@ -47,7 +47,9 @@ OVERLAP = 32 * 1024
 MIN_STEP = 64 * 1024
 """Small chunks are gathered to at least this size before scanning."""
 MAX_DEPTH = 2
-"""How deeply encodings may nest (zip in zip, base64 in a zip member, ...)."""
+"""How deeply text encodings may nest (base64 in base64, ...)."""
+MAX_ARCHIVE_DEPTH = 5
+"""How deeply containers may nest (a file in a tar in a gzip in a tar: a Docker image layer)."""
 MAX_LINE_TEXT = 4096
 """Lines longer than this are cut to a window around the key in ``Hit.line_text``."""
 LINE_WINDOW = 512
@@ -61,6 +63,10 @@ MAX_KEYS_KEPT = 10_000
 """Unsuppressed hits kept per input; past it one ``limit:`` hit says how many were not kept."""
 MAX_PLACEHOLDERS = 1000
 """Placeholder candidates looked at per input (a file of 400 000 ``flx_...`` is hostile)."""
+UNKNOWN_FORMAT_MIN = 20
+"""Body length from which a prefix + random body outside the rule's alphabet is reported."""
+UNKNOWN_FORMAT_SEVERITY = Severity.LOW
+"""Severity of a "key-shaped, unknown format" finding."""
 LARGE_TEXT = 4 * 1024 * 1024
 """A whole text larger than this is scanned in windows (bounded candidate lists)."""
 LARGE_STEP = 1024 * 1024
@@ -97,19 +103,19 @@ MAX_ESCAPE_WINDOWS = 4096
 
 
 class _Limits:
-    """What one top-level input may still cost: one budget for a whole tree of nested archives.
+    """What one top-level input may still cost: one budget for a whole tree of nested containers.
 
-    Made fresh by ``scan``/``scan_chunks``, passed down through every nested zip and
-    window of that input, so a zip of zips of zips shares one decompression budget.
+    Made fresh by ``scan``/``scan_chunks``, passed down through every nested zip,
+    gzip and tar and every window of that input, so a zip of tars of gzips shares one
+    decompression budget (``budget``, an ``archives.Budget``). What any bound cut short
+    (hits not kept, archive contents not read) comes back as ``limit:`` hits.
     """
 
-    __slots__ = ("zip_bytes", "zip_members", "zip_cut", "kept", "dropped", "judged", "rule", "escapes",
-                 "placeholders")
+    __slots__ = ("budget", "kept", "dropped", "judged", "rule", "escapes", "placeholders")
 
-    def __init__(self, zip_bytes: int, zip_members: int, rule: Rule | None = None):
-        self.zip_bytes = zip_bytes
-        self.zip_members = zip_members
-        self.zip_cut = False
+    def __init__(self, max_bytes: int, max_members: int, rule: Rule | None = None):
+        self.budget = archives.Budget(max_bytes, max_members)
+        """Inflated bytes and archive members left for the whole tree, and what was cut."""
         self.kept = {True: 0, False: 0}
         """Hits kept so far, suppressed (True) and not (False)."""
         self.dropped = {True: 0, False: 0}
@@ -134,21 +140,37 @@ class _Limits:
 
     def hits(self) -> list[Hit]:
         """One ``limit:`` hit per bound reached (no secret in it)."""
-        out = []
         notes = []
         if self.dropped[False]:
             notes.append(f"{self.dropped[False]} more keys not reported (at most {MAX_KEYS_KEPT} per file)")
         if self.dropped[True]:
             notes.append(f"{self.dropped[True]} more placeholder matches not kept")
-        if self.zip_cut:
-            notes.append("archive contents beyond the decompression budget not scanned")
-        for note in notes:
-            rule = self.rule
-            if rule is None:
-                continue
-            out.append(Hit(rule=rule, secret="", line=0, column=0, end_column=0,
-                           suppressed=f"{LIMIT} {note}"))
-        return out
+        notes += _cut_notes(self.budget.cut)
+        if self.rule is None:
+            return []
+        return [Hit(rule=self.rule, secret="", line=0, column=0, end_column=0, suppressed=f"{LIMIT} {note}")
+                for note in notes]
+
+
+_BUDGET_CUTS = ("size limit", "member limit", "bomb")
+"""Reasons in ``archives.Budget.cut`` that mean the decompression budget stopped the reading."""
+
+
+def _cut_notes(cut: Sequence[str]) -> list[str]:
+    """What the archive readers cut short, as ``limit:`` notes: budget cuts, then members not
+    readable (encrypted, corrupt). Reasons only: member names are the scanned data's text."""
+    reasons: dict[str, int] = {}
+    for entry in cut:
+        why = entry.rsplit(": ", 1)[-1]
+        reasons[why] = reasons.get(why, 0) + 1
+    budget = [why for why in reasons if any(b in why for b in _BUDGET_CUTS)]
+    other = [f"{why} ({n})" if n > 1 else why for why, n in reasons.items() if why not in budget]
+    notes = []
+    if budget:
+        notes.append(f"archive contents beyond the decompression budget not scanned ({', '.join(budget)})")
+    if other:
+        notes.append(f"archive contents not read: {', '.join(other)}")
+    return notes
 
 
 @record
@@ -163,6 +185,19 @@ class _Candidate:
     suppressed: str | None = None
     assigned: bool = False
     """Accepted as a key by its credential assignment (already judged: no filter runs again)."""
+    unknown_format: bool = False
+    """A rule's prefix and a long random body outside the rule's alphabet (reported at low severity)."""
+
+
+def _escaped_heads(stems: Sequence[bytes]) -> list[bytes]:
+    """Needles for keys whose every character is escaped: the stems' first two bytes as
+    ``\\uXXXX``, ``%XX`` and HTML entities (the last hex digit left open for its case)."""
+    heads = {bytes(stem[:2]) for stem in stems if len(stem) >= 2}
+    out = []
+    for a, b in sorted(heads):
+        out += [b"\\u%04x\\u%03x" % (a, b >> 4), b"%%%02X%%%X" % (a, b >> 4),
+                b"&#%d;&#%d;" % (a, b), b"&#x%x;&#x%x" % (a, b >> 4)]
+    return out
 
 
 def _join(*labels: str) -> str:
@@ -289,8 +324,11 @@ class Detector:
                 by_shift.setdefault(shift, []).append(needle)
         self._b64: list[tuple[bytes, int]] = [
             (needle, shift) for shift, needles in sorted(by_shift.items()) for needle in _cover(needles, 3)]
-        self.keywords: tuple[bytes, ...] = tuple(self._plain) + tuple(n for n, _ in self._b64)
-        """Every needle ``might_contain`` looks for: plain stems, then base64 forms."""
+        self._wide = [n.decode("latin-1").encode("utf-16-le") for n in self._plain]
+        self._escaped_heads = _escaped_heads(self._key_stems)
+        self.keywords: tuple[bytes, ...] = tuple(self._plain) + tuple(n for n, _ in self._b64) + tuple(self._escaped_heads)
+        """Every needle ``might_contain`` looks for: plain stems, base64 forms, then the key stems'
+        first two characters fully escaped (``\\u0066\\u006``, ``%66%6``, ``&#102;&#108;``, ``&#x66;&#x6``)."""
         self._searches: list[tuple[bytes, tuple[tuple[int, tuple[bytes, ...]], ...]]] = _searches(self.keywords)
 
         prefixed = sorted((r for r in self.rules if r.prefix), key=lambda r: -len(r.prefix))
@@ -302,6 +340,7 @@ class Detector:
         roots = _cover((p for p, _ in self._by_prefix), 4)
         self._loose = [(root, LazyRegex(re.escape(root) + _LOOSE_BODY)) for root in roots]
         self._escapes = [(s, LazyRegex(re.escape(s) + _ESCAPE_AHEAD)) for s in self._key_stems]
+        self._escapes += [(h, LazyRegex(re.escape(h))) for h in self._escaped_heads]
 
     @staticmethod
     def _stem(rule: Rule) -> bytes:
@@ -317,12 +356,17 @@ class Detector:
     def might_contain(self, data: bytes) -> bool:
         """Cheap prefilter: False means no rule can match ``data`` in any form we decode."""
         head = data[:4]
-        if head == decoders.ZIP_MAGIC or head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        if (head == decoders.ZIP_MAGIC or head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+                or archives.is_gzip(head) or archives.is_tar(data[:262])):
             return True
         for search in self._searches:
             if _find(data, search, 0) >= 0:
                 return True
-        return b"\0" in data[:1024] and decoders.utf16_order(data[:1024]) is not None
+        if b"\0" not in data[:decoders.SNIFF]:
+            return False
+        if decoders.utf16_order(data[:1024]) is not None:
+            return True
+        return any(wide in data for wide in self._wide)  # UTF-16LE runs inside a binary
 
     def pieces_with_needles(self, data: bytes, ends: Sequence[int]) -> set[int]:
         """Indexes of the pieces of ``data`` (piece ``i`` ends at ``ends[i]``, sorted) holding a needle.
@@ -356,38 +400,11 @@ class Detector:
 
         Chunks overlap by ``OVERLAP`` bytes so a key across a border is found once;
         lines are counted across chunks; ``line_text`` is cut to a window around the key.
-        Zip archives are read whole up to ``max_zip_bytes`` (a zip cannot be streamed).
+        Gzip and tar are read as streams; zip archives are read whole up to the
+        budget's bytes (a zip cannot be streamed); binary data gives its printable runs.
         """
-        it = iter(chunks)
-        first = b""
-        for first in it:
-            if first:
-                break
-        if not first:
-            return []
-        now = self._clock()
         limits = self._limits()
-        rest: Iterator[bytes] = it
-        if first[:4] == decoders.ZIP_MAGIC:
-            data = bytearray(first)
-            for chunk in it:
-                data += chunk
-                if len(data) > self.max_zip_bytes:
-                    rest = chain([bytes(data)], it)
-                    break
-            else:
-                return self._scan_blob(bytes(data), 0, "", now, limits) + limits.hits()
-            first = next(rest)
-        label = ""
-        order = decoders.utf16_order(first[:1024])
-        if order is not None:
-            label = "utf-16"
-            stream = decoders.utf16_chunks(chain([first], rest), order)
-        else:
-            if first[:3] == codecs.BOM_UTF8:
-                first = first[3:]
-            stream = chain([first], rest)
-        return self._scan_stream(stream, label, now, limits) + limits.hits()
+        return self._scan_chunked(chunks, 0, "", self._clock(), limits) + limits.hits()
 
     # ---- whole inputs -------------------------------------------------------------
 
@@ -395,30 +412,105 @@ class Detector:
         return time.time() if self.now is None else self.now
 
     def _limits(self) -> _Limits:
+        """The one budget of an input and every container nested in it."""
         return _Limits(self.max_zip_bytes, self.max_zip_members, self.rules[0] if self.rules else None)
 
-    def _scan_blob(self, data: bytes, depth: int, label: str, now: float, limits: _Limits) -> list[Hit]:
-        """Hits in one whole input (a file, a blob, a zip member).
+    def _scan_blob(self, data: bytes, nest: int, label: str, now: float, limits: _Limits) -> list[Hit]:
+        """Hits in one whole input (a file, a blob, an archive member); ``nest`` containers deep.
 
-        Nested archives draw on the one ``limits`` budget of the top-level input;
-        a text over ``LARGE_TEXT`` is scanned in windows so no list grows with it.
+        Nested containers (zip, gzip, tar) draw on the one ``limits.budget`` of the
+        top-level input; a text over ``LARGE_TEXT`` is scanned in windows so no list
+        grows with it.
         """
-        if data[:4] == decoders.ZIP_MAGIC and depth <= MAX_DEPTH:
-            archive = decoders.open_zip(data)
-            if archive is not None:
-                del data  # the archive holds its own reference; members are read one at a time
-                hits: list[Hit] = []
-                for name, content in decoders.zip_members(archive, limits):
-                    if content and self.might_contain(content):
-                        hits += self._scan_blob(content, depth + 1, _join(label, f"zip:{name}"), now, limits)
-                return hits
-        buf, enc = decoders.text_view(data)
+        budget = limits.budget
+        if nest <= MAX_ARCHIVE_DEPTH:
+            if data[:4] == decoders.ZIP_MAGIC:
+                archive = decoders.open_zip(data)
+                if archive is not None:
+                    del data  # the archive holds its own reference; members are read one at a time
+                    hits: list[Hit] = []
+                    for name, content in decoders.zip_members(archive, budget, label or "zip"):
+                        if content and self.might_contain(content):
+                            hits += self._scan_blob(content, nest + 1, _join(label, f"zip:{name}"), now, limits)
+                    return hits
+            elif archives.is_gzip(data):
+                return self._scan_chunked(archives.gunzip([data], budget, label or "gzip"), nest + 1,
+                                          _join(label, "gzip"), now, limits)
+            elif archives.is_tar(data):
+                return self._scan_tar([data], nest, label, now, limits)
+        if decoders.is_binary(data):
+            buf, enc = decoders.printable_runs(data, self._key_stems), "strings"
+        else:
+            buf, enc = decoders.text_view(data)
         del data
         if len(buf) > LARGE_TEXT:
             view = memoryview(buf)
             windows = (bytes(view[i:i + LARGE_STEP]) for i in range(0, len(buf), LARGE_STEP))
-            return self._scan_stream(windows, _join(label, enc), now, limits, depth, LARGE_STEP)
-        return self._to_hits(buf, self._candidates(buf, depth, limits), _join(label, enc), now, limits)
+            return self._scan_stream(windows, _join(label, enc), now, limits, 0, LARGE_STEP)
+        cands = self._candidates(buf, 0, limits)
+        if enc == "strings":  # a run may be found twice (as ASCII and as UTF-16LE)
+            once: dict[tuple[str, bytes], _Candidate] = {}
+            for c in cands:
+                once.setdefault((c.rule.id, c.secret), c)
+            cands = list(once.values())
+        return self._to_hits(buf, cands, _join(label, enc), now, limits)
+
+    def _scan_tar(self, chunks: Iterable[bytes], nest: int, label: str, now: float,
+                  limits: _Limits) -> list[Hit]:
+        """Hits in each regular file of a tar stream (small members whole, big ones streamed)."""
+        hits: list[Hit] = []
+        for name, size, pieces in archives.tar_members(chunks, limits.budget, label or "tar"):
+            where = _join(label, f"tar:{name}")
+            if size <= archives.WHOLE:
+                content = b"".join(pieces)
+                if content and self.might_contain(content):
+                    hits += self._scan_blob(content, nest + 1, where, now, limits)
+            else:
+                hits += self._scan_chunked(pieces, nest + 1, where, now, limits)
+        return hits
+
+    def _scan_chunked(self, chunks: Iterable[bytes], nest: int, label: str, now: float,
+                      limits: _Limits) -> list[Hit]:
+        """``scan_chunks`` at ``nest`` containers deep (see there)."""
+        budget = limits.budget
+        it = iter(chunks)
+        first = b""
+        for piece in it:
+            first += piece
+            if len(first) >= 1024:
+                break
+        if not first:
+            return []
+        rest: Iterator[bytes] = it
+        if nest <= MAX_ARCHIVE_DEPTH:
+            if first[:4] == decoders.ZIP_MAGIC:
+                data = bytearray(first)
+                for chunk in it:
+                    data += chunk
+                    if len(data) > budget.bytes:
+                        rest = chain([bytes(data)], it)
+                        break
+                else:
+                    return self._scan_blob(bytes(data), nest, label, now, limits)
+                budget.note(label or "zip", "size limit")
+                first = next(rest)
+            elif archives.is_gzip(first):
+                return self._scan_chunked(archives.gunzip(chain([first], rest), budget, label or "gzip"),
+                                          nest + 1, _join(label, "gzip"), now, limits)
+            elif archives.is_tar(first):
+                return self._scan_tar(chain([first], rest), nest, label, now, limits)
+        order = decoders.utf16_order(first[:1024])
+        if order is not None:
+            label = _join(label, "utf-16")
+            stream = decoders.utf16_chunks(chain([first], rest), order)
+        elif decoders.is_binary(first):
+            label = _join(label, "strings")
+            stream = decoders.printable_chunks(chain([first], rest))
+        else:
+            if first[:3] == codecs.BOM_UTF8:
+                first = first[3:]
+            stream = chain([first], rest)
+        return self._scan_stream(stream, label, now, limits)
 
     def _scan_stream(self, stream: Iterator[bytes], label: str, now: float, limits: _Limits,
                      depth: int = 0, step: int = MIN_STEP) -> list[Hit]:
@@ -469,6 +561,8 @@ class Detector:
             spans = [(c.start, c.end) for c in cands]
             cands += self._placeholders(buf, spans, limits)
             cands += self._escaped(buf, spans, limits)
+        elif any(h in buf for h in self._escaped_heads):
+            cands += self._escaped(buf, [], limits)
         if depth < MAX_DEPTH:
             cands += self._base64(buf, depth, limits)
         return cands
@@ -520,6 +614,9 @@ class Detector:
                     token = m.group().rstrip(b",;:)]}'\"") if not m.group().endswith(b"...") else m.group()
                     out.append(_Candidate(s, s + len(token), rule, token, suppressed=reason))
                     limits.placeholders -= 1
+                elif (rule.kind == "key" and len(body) >= UNKNOWN_FORMAT_MIN and body.isascii() and body.isalnum()
+                      and filters.body_reason(body, rule.min_entropy) is None):
+                    out.append(_Candidate(s, m.end(), rule, m.group(), unknown_format=True))
         return out
 
     @staticmethod
@@ -614,6 +711,8 @@ class Detector:
             return c.suppressed, None, ()
         if c.assigned:
             return None, None, ()
+        if c.unknown_format:
+            return None, UNKNOWN_FORMAT_SEVERITY, (("format", "key-shaped, unknown format"),)
         secret = c.secret.decode("utf-8", "replace")
         if c.rule.kind == "jwt":
             from keyguard.detect import jwt as jwt_reader  # json, datetime: only when a JWT is met

@@ -5,20 +5,20 @@
   ``CHUNK_THRESHOLD`` (64 MiB) is read and scanned in pieces of ``CHUNK``
   (8 MiB) through ``Detector.scan_chunks``, so memory stays bounded; anything
   smaller is scanned whole.
-* Binary: a NUL byte does not make data unscannable. A key after one NUL (or in
-  the text runs of a PNG, a SQLite file, a ``.pyc``) is still a leak, and the
-  detector reads bytes, so binary data is scanned as it is (its prefilter skips
-  needle-free data at GB/s). Only compressed streams whose bytes hold no
-  readable text (gzip, bzip2, xz, zstd, 7z) are skipped; zip archives are read
-  member by member and UTF-16/32 text is decoded by the detector.
-* Decoding (zip members, UTF-16/32, base64...) is the detector's
-  (``keyguard.detect.decoders``); this module only decides what reaches it.
+* Binary: a NUL byte does not make data unscannable (a key after one NUL, or in
+  a ``.pyc``, a pickle, a SQLite file, is still a leak). Archives (zip, gzip, tar
+  and what nests in them) are opened by the detector under the input's one
+  decompression budget, UTF-16 text decoded, and other binaries searched in their
+  printable ASCII and UTF-16LE runs (``keyguard.detect.decoders``,
+  ``keyguard.detect.archives``). Only compressed streams keyguard does not open
+  (bzip2, xz, zstd, 7z: no text survives in them) are skipped, and counted.
 
 ``scan_whole`` and ``scan_pieces`` apply the sniff and the detector; both return
 None when the blob was skipped, so each source counts it the same way.
 """
 from __future__ import annotations
 
+from keyguard.detect.archives import GZIP_MAGIC
 from keyguard.detect.decoders import ZIP_MAGIC
 
 TYPE_CHECKING = False  # typing is not imported on the pre-commit path
@@ -37,8 +37,9 @@ BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 """Byte-order marks of UTF-16 (LE, BE) and UTF-32 BE text."""
 
 
-_OPAQUE = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"7z\xbc\xaf\x27\x1c")
-"""Magic numbers of compressed streams (gzip, bzip2, xz, zstd, 7z): no text survives in them."""
+_OPAQUE = (b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"7z\xbc\xaf\x27\x1c")
+"""Magic numbers of compressed streams keyguard does not open (bzip2, xz, zstd, 7z); gzip is
+opened by the detector (``keyguard.detect.archives``)."""
 
 
 def is_skippable_binary(head: bytes) -> bool:
@@ -47,9 +48,9 @@ def is_skippable_binary(head: bytes) -> bool:
 
 
 def may_be_encoded(head: bytes) -> bool:
-    """Whether data starting with ``head`` may be a zip archive or UTF-16/32 text (which no
-    plain-text needle can see)."""
-    return head.startswith(ZIP_MAGIC) or head[:2] in BOMS[:2] or b"\0" in head
+    """Whether data starting with ``head`` may be an archive, UTF-16/32 text or a binary with
+    UTF-16 runs (which no plain-text needle can see)."""
+    return head.startswith(ZIP_MAGIC) or head[:2] in BOMS[:2] or head[:2] == GZIP_MAGIC or b"\0" in head
 
 
 def too_big(name: str, size: int, max_size: int) -> str | None:
@@ -60,7 +61,7 @@ def too_big(name: str, size: int, max_size: int) -> str | None:
 
 
 def scan_whole(data: bytes, detector: "Detector") -> list | None:
-    """Hits in ``data``; None when it is binary and skipped."""
+    """Hits in ``data`` (text, archive or binary); None when it is an opaque stream, skipped."""
     if is_skippable_binary(data):
         return None
     return detector.scan(data) if data else []
@@ -68,7 +69,7 @@ def scan_whole(data: bytes, detector: "Detector") -> list | None:
 
 def scan_pieces(first: bytes, rest: Iterator[bytes], detector: "Detector") -> list | None:
     """Hits in a big blob given as its first piece and an iterator of the others (which is
-    always read to its end); None when it is binary and skipped."""
+    always read to its end); None when it is an opaque stream, skipped."""
     if is_skippable_binary(first):
         for _ in rest:
             pass

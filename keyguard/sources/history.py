@@ -506,15 +506,14 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
 
 
 def _maybe_encoded(window: bytes, starts: list[int]) -> bool:
-    """Whether a window may hold a zip archive or UTF-16 text (the window test cannot see those).
+    """Whether a window may hold an archive, UTF-16 text or a binary (the window test cannot see those).
 
     Only object starts are looked at for the magic bytes (an extra substring
     search over the whole window would cost as much as a needle).
     """
     if b"\0" in window:  # memchr: nearly free
         return True
-    zip_magic, boms = blob.ZIP_MAGIC, blob.BOMS[:2]
-    return any(window.startswith(zip_magic, s) or window[s:s + 2] in boms for s in starts)
+    return any(blob.may_be_encoded(window[s:s + 4]) for s in starts)
 
 
 def _scan_one(kind: str, body: bytes, detector: "Detector", id_len: int = 20) -> list | None:
