@@ -9,6 +9,7 @@ EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_LIVE = 3  # a finding was verified live against the FluxLoop API
+EXIT_INCOMPLETE = 4  # the audit could not check everything it was asked to (a repository failed)
 EXIT_INTERRUPTED = 130
 
 

@@ -58,6 +58,8 @@ def register(p: argparse.ArgumentParser) -> None:
     api.add_argument("--yes", action="store_true", help="revoke without asking")
     api.add_argument("--dry-run", action="store_true", help="with --revoke: only say what would be revoked")
     add_api_options(api)
+    from keyguard.audit.org import add_org_options
+    add_org_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,9 +76,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dry_run and not args.revoke:
         raise UsageError("--dry-run goes with --revoke")
+    if args.repos or args.shard:
+        from keyguard.audit.org import run_org
+        return run_org(args)
     cwd = Path(args.repo) if args.repo else Path.cwd()
     root = grepo.require_repo(cwd)
-    config = scan_cmd._load_config(args, root)
+    # an organisation audit hands down its own policy (never the audited repository's)
+    config = getattr(args, "policy_config", None) or scan_cmd._load_config(args, root)
     rules = load_rules([*config.rule_paths, *[Path(r) for r in args.rules]])
     detector = Detector(rules)
     baseline = None if args.no_baseline else scan_cmd._load_baseline(args, config, root)
@@ -173,7 +179,7 @@ def _write_outputs(report, args) -> None:
         if path:
             prepare(path)
             write_report(report, fmt, path, options)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY") if getattr(args, "step_summary", True) else None
     if summary and args.markdown:
         with open(args.markdown, encoding="utf-8") as src, open(summary, "a", encoding="utf-8") as dst:
             dst.write(src.read())
