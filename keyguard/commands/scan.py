@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-FORMATS = ("text", "json", "sarif", "markdown")
+FORMATS = ("text", "json", "sarif", "markdown", "gitlab")
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -36,7 +36,8 @@ def register(p: argparse.ArgumentParser) -> None:
     what.add_argument("--repo", metavar="DIR", help="the repository (default: the current directory)")
 
     rep = p.add_argument_group("report")
-    rep.add_argument("-f", "--format", choices=FORMATS, default="text", help="output format (default: text)")
+    rep.add_argument("-f", "--format", choices=FORMATS, default="text",
+                     help="output format (default: text; gitlab: GitLab's secret-detection report)")
     rep.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically)")
     rep.add_argument("--show-secrets", action="store_true", help="print full secret values (dangerous)")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
