@@ -30,6 +30,8 @@ def register(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--stdin", action="store_true", help="text read from standard input")
     mode.add_argument("--pre-push", action="store_true",
                       help="commits being pushed (PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF)")
+    mode.add_argument("--pre-receive", action="store_true",
+                      help="as a git server's pre-receive hook: what a push adds (docs/pre-receive.md)")
     what.add_argument("--since", metavar="REF", help="with --history: only commits after REF")
     what.add_argument("--include-unreachable", action="store_true",
                       help="with --history: also every reflog, stash entry and unreachable object")
@@ -51,6 +53,14 @@ def register(p: argparse.ArgumentParser) -> None:
     pol.add_argument("--fail-on", metavar="SEVERITY", type=severity_arg,
                      help="lowest severity that fails the scan: critical, high, medium, low, info "
                           "(default: low, or fail-on in the config)")
+
+    hook = p.add_argument_group("pre-receive hook (server side)")
+    hook.add_argument("--timeout", metavar="SECONDS", type=float, default=4.0,
+                      help="time budget of the hook (default: 4, under GitHub Enterprise's 5 s; 0: none)")
+    hook.add_argument("--on-timeout", choices=("closed", "open"), default="closed",
+                      help="when the budget runs out: refuse (closed, default) or accept (open) the push")
+    hook.add_argument("--allow-log", metavar="FILE",
+                      help="enables git push -o keyguard-allow=REASON; each use is appended to FILE")
 
     api = p.add_argument_group("FluxLoop API (network; off by default)")
     api.add_argument("--verify", action="store_true", help="ask the API whether each found key is live")
@@ -84,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path(args.repo) if args.repo else Path.cwd()
     if args.repo and not cwd.is_dir():
         raise UsageError(f"--repo {args.repo}: not a directory")
+    if args.pre_receive:
+        from keyguard.receive.hook import run_pre_receive
+        return run_pre_receive(args)
 
     source, root = _make_source(args, cwd)
     config = _load_config(args, root)

@@ -87,11 +87,6 @@ def update_mirror(url: str, dest: Path) -> dict[str, int]:
     return {"cloned": 1, "refs_updated": len(refs_state(dest))}
 
 
-def check_objects(gitdir: Path) -> None:
-    """A ``GitError`` when the repository's objects are not all readable (a corrupt mirror)."""
-    _run(["rev-list", "--objects", "--all", "--quiet"], gitdir)
-
-
 # -- pushes under quarantine ------------------------------------------------------------
 
 def keep_push_quarantine(environ=os.environ) -> bool:
@@ -124,12 +119,19 @@ def object_types(gitdir: Path, oids: list[str]) -> dict[str, str]:
     return types
 
 
-def new_tag_objects(gitdir: Path, tips: list[str]) -> list[str]:
-    """Annotated tag objects among ``tips`` and the tags they point at, that no ref reaches yet."""
-    if not tips:
-        return []
-    out = gitcmd.output(["rev-list", "--objects", "--no-walk", "--stdin", "--not", "--all"], gitdir,
-                        input="\n".join(tips).encode() + b"\n")
-    ids = [line.split(b" ")[0].decode() for line in out.splitlines() if line]
-    types = object_types(gitdir, ids)
-    return [i for i in ids if types.get(i) == "tag"]
+def pushed_tag_objects(gitdir: Path, tips: list[str]) -> list[str]:
+    """The annotated tag objects among ``tips``, and the tags those point at (nested tags)."""
+    todo = [t for t, kind in object_types(gitdir, tips).items() if kind == "tag"]
+    seen: list[str] = []
+    with gitcmd.CatFile(gitdir) as cat:
+        while todo:
+            oid = todo.pop()
+            if oid in seen:
+                continue
+            seen.append(oid)
+            got = cat.read(oid)
+            head = got[1].split(b"\n\n", 1)[0] if got else b""
+            fields = dict(line.split(b" ", 1) for line in head.split(b"\n") if b" " in line)
+            if fields.get(b"type") == b"tag":
+                todo.append(fields[b"object"].decode("ascii"))
+    return seen
