@@ -198,3 +198,31 @@ def test_shards_are_stable_and_partition_any_list():
     assert normalise_name("https://user:tok@GitHub.com/acme/api.git", Path("/"))[1] == "github.com/acme/api"
     assert normalise_name("git@github.com:acme/api.git", Path("/"))[1] == "github.com/acme/api"
     assert normalise_name("ssh://git@github.com/acme/api/", Path("/"))[1] == "github.com/acme/api"
+
+
+def test_merged_sarif_respects_githubs_limits(tmp_path):
+    """25,000 results per run (GitHub's hard limit): a bigger organisation keeps the worst."""
+    from keyguard.redact import fingerprint
+
+    finding = {"rule_id": "fluxloop-dev-key", "description": "FluxLoop key", "severity": "medium",
+               "redacted": "flux_dev_abcd…wxyz", "path": "a.env", "line": 1, "column": 1, "end_column": 40,
+               "snippet": "K=flux_dev_abcd…wxyz", "provenance": {"commit": "a" * 40, "kind": "blob"}}
+    for r in range(26):
+        findings = [dict(finding, fingerprint=fingerprint(f"{r}-{i}"), line=i + 1,
+                         severity="critical" if (r, i) == (25, 999) else "medium") for i in range(1000)]
+        doc = {"schema": "keyguard-report/1", "summary": {"findings": 1000}, "findings": findings,
+               "repository": {"name": f"git.example.com/acme/r{r:02d}", "status": "findings"}}
+        (tmp_path / f"r{r:02d}.json").write_text(json.dumps(doc))
+    r = run_keyguard("report", "merge", str(tmp_path), "--sarif", "org.sarif", "--json", "org.json",
+                     "--markdown", "org.md", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    sarif = json.loads((tmp_path / "org.sarif").read_text())
+    assert len(sarif["runs"]) <= 20
+    assert (tmp_path / "org.sarif").stat().st_size <= 10_000_000
+    results = [res for run in sarif["runs"] for res in run["results"]]
+    assert len(results) <= 25_000
+    assert any(res["level"] == "error" for res in results)  # the one critical finding was kept
+    notes = [n["message"]["text"] for run in sarif["runs"] for inv in run["invocations"]
+             for n in inv["toolExecutionNotifications"]]
+    assert any("truncated" in n for n in notes)
+    assert json.loads((tmp_path / "org.json").read_text())["summary"]["findings"] == 26_000

@@ -31,14 +31,8 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", metavar="DIR", help="the repository (default: the current directory)")
     from keyguard.audit import outputs as default
 
-    out = p.add_argument_group("outputs (the findings are also printed as text on stdout)")
-    out.add_argument("--sarif", metavar="FILE", default=default.SARIF,
-                     help=f"SARIF file for code scanning (default: {default.SARIF})")
-    out.add_argument("--json", metavar="FILE", default=default.JSON,
-                     help=f"JSON report (default: {default.JSON})")
-    out.add_argument("--markdown", metavar="FILE", default=default.MARKDOWN,
-                     help=f"Markdown summary (default: {default.MARKDOWN}; also appended to "
-                          "$GITHUB_STEP_SUMMARY when set)")
+    add_outputs(p.add_argument_group("outputs (the findings are also printed as text on stdout)"),
+                default.SARIF, default.JSON, default.MARKDOWN)
     cache = p.add_argument_group("cache")
     cache.add_argument("--cache", metavar="DIR", help="cache folder (default: .git/keyguard/)")
     cache.add_argument("--no-cache", action="store_true", help="scan everything, do not read or write the cache")
@@ -60,6 +54,16 @@ def register(p: argparse.ArgumentParser) -> None:
     add_api_options(api)
     from keyguard.audit.org import add_org_options
     add_org_options(p)
+
+
+def add_outputs(group, sarif: str, json: str, markdown: str) -> None:
+    """``--sarif``, ``--json`` and ``--markdown`` with these default paths."""
+    group.add_argument("--sarif", metavar="FILE", default=sarif,
+                       help=f"SARIF file for code scanning (default: {sarif})")
+    group.add_argument("--json", metavar="FILE", default=json, help=f"JSON report (default: {json})")
+    group.add_argument("--markdown", metavar="FILE", default=markdown,
+                       help=f"Markdown summary (default: {markdown}; also appended to "
+                            "$GITHUB_STEP_SUMMARY when set)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,7 +188,8 @@ def _write_outputs(report, args) -> None:
         with open(args.markdown, encoding="utf-8") as src, open(summary, "a", encoding="utf-8") as dst:
             dst.write(src.read())
             dst.write("\n")
-    write_report(report, "text", None, options)  # the findings, as scan shows them (warnings included)
+    if getattr(args, "print_text", True):  # an organisation audit prints one line per repository
+        write_report(report, "text", None, options)  # the findings, as scan shows them (warnings included)
     if not args.quiet:
         new = sum(1 for f in report.findings if f.is_new)
         live = sum(1 for f in report.findings if f.verification and f.verification.status == "live")

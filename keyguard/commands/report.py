@@ -18,13 +18,8 @@ def register(p: argparse.ArgumentParser) -> None:
                        description="Merge the JSON reports of an organisation audit's shards into one "
                                    "SARIF log, one JSON document and one Markdown summary.")
     m.add_argument("inputs", nargs="+", metavar="REPORT", help="JSON report files or folders of them")
-    m.add_argument("--sarif", metavar="FILE", default="keyguard-org.sarif",
-                   help="SARIF log for code scanning (default: keyguard-org.sarif)")
-    m.add_argument("--json", metavar="FILE", default="keyguard-org.json",
-                   help="organisation JSON report (default: keyguard-org.json)")
-    m.add_argument("--markdown", metavar="FILE", default="keyguard-org.md",
-                   help="Markdown summary (default: keyguard-org.md; also appended to "
-                        "$GITHUB_STEP_SUMMARY when set)")
+    from keyguard.commands.audit import add_outputs
+    add_outputs(m, "keyguard-org.sarif", "keyguard-org.json", "keyguard-org.md")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -55,7 +55,7 @@ def clean_reason(reason: str, detector) -> str:
     """The reason with key-shaped values redacted, one line, at most ``MAX_REASON`` characters."""
     from keyguard.redact import scrub
 
-    text = _CONTROL.sub(" ", reason)
+    text = _CONTROL.sub(" ", reason[:4 * MAX_REASON])  # scanned beyond the cut: a key near it is whole
     text = scrub(text, sorted({h.secret for h in detector.scan(text.encode())}, key=len, reverse=True))
     return text[:MAX_REASON]
 
