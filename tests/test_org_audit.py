@@ -226,3 +226,35 @@ def test_merged_sarif_respects_githubs_limits(tmp_path):
              for n in inv["toolExecutionNotifications"]]
     assert any("truncated" in n for n in notes)
     assert json.loads((tmp_path / "org.json").read_text())["summary"]["findings"] == 26_000
+
+
+def _corrupt_loose_objects(gitdir: Path) -> int:
+    n = 0
+    for f in gitdir.glob("objects/??/*"):
+        f.chmod(0o644)
+        f.write_bytes(b"not zlib")
+        n += 1
+    return n
+
+
+def test_a_corrupt_mirror_is_cloned_again_and_a_corrupt_repository_is_reported(tmp_path, repo: Repo, keyguard):
+    repo.write("a.txt", "a\n")
+    repo.commit("a")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{repo.path}\n")
+    args = ("audit", "--repos", str(listing), "--mirror-cache", str(tmp_path / "cache"),
+            "--out", str(tmp_path / "out"), "--no-verify")
+    assert keyguard(*args, cwd=tmp_path).returncode == 0
+    [mirror] = (tmp_path / "cache").glob("*/mirror.git")
+    assert _corrupt_loose_objects(mirror) > 0
+    r = keyguard(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    doc = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
+    assert doc["repository"]["status"] == "clean" and doc["repository"]["fetch"]["cloned"] == 1
+    assert any("cached mirror was unreadable" in w for w in doc["warnings"])
+
+    # the audited repository itself corrupt: one line and a failure, never a clean report
+    _corrupt_loose_objects(repo.path / ".git")
+    r = keyguard("scan", "--history", cwd=repo.path)
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "cannot be read (corrupt?" in err and len(err.strip().splitlines()) == 1

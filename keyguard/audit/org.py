@@ -83,8 +83,6 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def normalise_name(entry: str, base: Path) -> tuple[str, str]:
     """``(url to clone, stable name)`` of one list entry."""
-    from keyguard.sources.servergit import hide_credentials
-
     text = entry.strip()
     m = re.fullmatch(r"([a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^/@]*@)?([^/]+)(/.*)?", text)
     if m and m.group(1).lower() != "file":
@@ -98,7 +96,7 @@ def normalise_name(entry: str, base: Path) -> tuple[str, str]:
     path = Path(text).expanduser()
     path = path if path.is_absolute() else base / path
     resolved = os.path.normpath(str(path))
-    return resolved, hide_credentials(_trim(resolved))
+    return resolved, _trim(resolved)
 
 
 def _trim(name: str) -> str:
@@ -181,6 +179,9 @@ def run_org(args: argparse.Namespace) -> int:
             from keyguard.sources.servergit import refs_state, update_mirror
             mirror = home / "mirror.git"
             info["fetch"] = update_mirror(entry.url, mirror)
+            if info["fetch"].get("replaced"):
+                import shutil
+                shutil.rmtree(home / "audit", ignore_errors=True)  # its cache belonged to the broken mirror
             if not refs_state(mirror):
                 info.update(status="empty", error="the repository has no branches or tags")
         except GitError as exc:
@@ -199,6 +200,11 @@ def run_org(args: argparse.Namespace) -> int:
                 info["status"] = {EXIT_CLEAN: "clean", EXIT_FINDINGS: "findings", EXIT_LIVE: "live"}.get(code, "findings")
             except KeyguardError as exc:
                 info.update(status="failed", error=str(exc))
+                from keyguard.sources.servergit import mirror_readable
+                if not mirror_readable(mirror):  # corrupt: the next night clones afresh
+                    import shutil
+                    shutil.rmtree(home, ignore_errors=True)
+                    info["error"] += " (the cached mirror was corrupt and is dropped)"
             except Exception as exc:  # noqa: BLE001 - one repository must not stop the others
                 info.update(status="failed", error=f"internal error: {type(exc).__name__}")
         _finish_report(paths, info, entry)
@@ -225,6 +231,7 @@ def _finish_report(paths: dict[str, Path], info: dict, entry: RepoEntry) -> None
     from keyguard.model import ScanReport
     from keyguard.report import json as json_report
 
+    warnings = [f"{entry.name}: {info['fetch']['replaced']}"] if info["fetch"].get("replaced") else []
     if info["status"] in STATUS_FAILED:
         for p in paths.values():
             p.unlink(missing_ok=True)  # never leave last night's reports looking current
@@ -232,6 +239,7 @@ def _finish_report(paths: dict[str, Path], info: dict, entry: RepoEntry) -> None
         doc = json_report.to_dict(report)
     else:
         doc = json.loads(paths["json"].read_text(encoding="utf-8"))
+    doc["warnings"] = warnings + doc.get("warnings", [])
     doc["repository"] = info
     write_atomic(paths["json"], json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 

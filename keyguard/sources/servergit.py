@@ -60,18 +60,27 @@ def refs_state(gitdir: Path) -> dict[str, str]:
                 for line in out.splitlines() if b" " in line)
 
 
-def update_mirror(url: str, dest: Path) -> dict[str, int]:
+def update_mirror(url: str, dest: Path) -> dict:
     """Clone ``url`` as a bare mirror at ``dest``, or fetch what changed since the last time.
 
-    Returns ``{"cloned": 0|1, "refs_updated": n}`` (refs added, moved or deleted).
+    Returns ``{"cloned": 0|1, "refs_updated": n}`` (refs added, moved or deleted). When a
+    fetch fails and the cached mirror itself is unreadable (corrupt), it is replaced by a
+    fresh clone and ``"replaced"`` says why; when the mirror is fine the ``GitError`` is
+    raised (the remote is unreachable) and the mirror kept for the next night.
     """
     env = _network_env()
+    replaced = ""
     if (dest / "HEAD").is_file() and (dest / "objects").is_dir():
-        before = refs_state(dest)
-        _run(["fetch", "--prune", "--quiet", "origin"], dest, env=env)
-        after = refs_state(dest)
-        changed = sum(1 for r in set(before) | set(after) if before.get(r) != after.get(r))
-        return {"cloned": 0, "refs_updated": changed}
+        try:
+            before = refs_state(dest)
+            _run(["fetch", "--prune", "--quiet", "origin"], dest, env=env)
+            after = refs_state(dest)
+            changed = sum(1 for r in set(before) | set(after) if before.get(r) != after.get(r))
+            return {"cloned": 0, "refs_updated": changed}
+        except GitError as exc:
+            if mirror_readable(dest):
+                raise  # the mirror is fine: the remote is the problem; keep the mirror
+            replaced = f"the cached mirror was unreadable ({exc}); cloned again"
     if dest.exists():
         shutil.rmtree(dest)
     tmp = dest.with_name(dest.name + ".partial")
@@ -84,7 +93,21 @@ def update_mirror(url: str, dest: Path) -> dict[str, int]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     os.replace(tmp, dest)
-    return {"cloned": 1, "refs_updated": len(refs_state(dest))}
+    result: dict = {"cloned": 1, "refs_updated": len(refs_state(dest))}
+    if replaced:
+        result["replaced"] = replaced
+    return result
+
+
+def mirror_readable(gitdir: Path) -> bool:
+    """Whether every object of a repository can be read (a cheap check: object headers only;
+    git lists an object it cannot read as ``missing`` and still exits 0)."""
+    try:
+        out = gitcmd.output(["cat-file", "--batch-all-objects", "--batch-check"], gitdir)
+        refs_state(gitdir)
+    except GitError:
+        return False
+    return b" missing\n" not in out
 
 
 # -- pushes under quarantine ------------------------------------------------------------
