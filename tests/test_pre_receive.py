@@ -311,3 +311,19 @@ def test_not_run_as_a_hook(tmp_path):
     r = run_keyguard("scan", "--pre-receive", cwd=tmp_path / "r.git", input=b"not a ref update\n")
     err = r.stderr.decode()
     assert r.returncode == 2 and "is not '<old-id> <new-id> <ref>'" in err and len(err.splitlines()) == 1
+
+
+def test_no_api_call_from_the_hook_unless_configured(local, fluxloop_server, tmp_path):
+    server, client = local
+    live = fluxloop_server.add_key(prefix="flux_prod_", name="deploy")
+    client.write("deploy.env", f"KEY={live.secret}\n")
+    client.commit("deploy")
+    env = fluxloop_server.env(tmp_path / "home")
+    r = _git(client.path, "push", server.url, "main", env=env)
+    assert r.returncode != 0 and b"deploy.env:1" in r.stderr
+    assert fluxloop_server.calls() == []
+    server.install("--verify")
+    r = _git(client.path, "push", server.url, "main", env=env)
+    assert r.returncode != 0 and b"deploy.env:1" in r.stderr
+    assert fluxloop_server.calls(key=live)  # asked the API about the found key
+    _assert_no_key(live.secret, r.stderr.decode(), r.stdout.decode())
