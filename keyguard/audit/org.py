@@ -193,7 +193,7 @@ def run_org(args: argparse.Namespace) -> int:
             ns.json, ns.sarif, ns.markdown = (str(paths[k]) for k in ("json", "sarif", "markdown"))
             ns.baseline, ns.no_baseline = baseline, baseline is None
             ns.no_hygiene, ns.quiet = True, True
-            ns.policy_config, ns.step_summary = config, False
+            ns.policy_config, ns.step_summary, ns.print_text = config, False, False
             from keyguard.commands.audit import run as audit_one
             try:
                 code = audit_one(ns)
