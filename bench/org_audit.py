@@ -14,16 +14,16 @@ stats the reports carry (blobs scanned, known clean, refs updated).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from benchlib import median_line, parser, workdir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,13 +44,11 @@ def night(work: Path) -> tuple[float, list[dict]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("repos", nargs="+")
     ap.add_argument("--cold", type=int, default=1)
-    ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="kg-org-bench-"))
-    try:
+    with workdir("kg-org-bench-") as work:
         (work / "repos.txt").write_text("\n".join(str(Path(r).resolve()) if Path(r).exists() else r
                                                   for r in a.repos) + "\n")
         first, second = [], []
@@ -66,12 +64,9 @@ def main() -> None:
                 s, r = d.get("stats", {}), d["repository"]
                 print(f"  {label} {r['name']}: {s.get('blobs', 0)} blobs scanned, {s.get('cached', 0)} known "
                       f"clean, fetch {r['fetch']}")
-        m1, m2 = statistics.median(first), statistics.median(second)
-        print(f"night 1 (clone + full scan): median {m1:.2f} s  {['%.2f' % t for t in first]}")
-        print(f"night 2 (nothing new):       median {m2:.2f} s  {['%.2f' % t for t in second]}")
-        print(f"ratio night 2 / night 1: {m2 / m1:.3f}")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        print(median_line("night 1 (clone + full scan):", first))
+        print(median_line("night 2 (nothing new):      ", second))
+        print(f"ratio night 2 / night 1: {statistics.median(second) / statistics.median(first):.3f}")
 
 
 if __name__ == "__main__":

@@ -14,16 +14,16 @@ alone would fit GitHub Enterprise's 5 s.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from benchlib import median_line, parser, workdir
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -64,13 +64,11 @@ def push_once(client: Path, work: Path, hook: bool) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("repo", nargs="?")
     ap.add_argument("--commits", type=int, default=10_000)
-    ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="kg-push-bench-"))
-    try:
+    with workdir("kg-push-bench-") as work:
         client = work / "client"
         if a.repo:
             git(work, "clone", "-q", "--no-local", a.repo, str(client))
@@ -83,12 +81,10 @@ def main() -> None:
             for hook in ((False, True) if i % 2 == 0 else (True, False)):
                 (hooked if hook else plain).append(push_once(client, work, hook))
         mp, mh = statistics.median(plain), statistics.median(hooked)
-        print(f"no hook:      median {mp:.2f} s  {['%.2f' % t for t in plain]}")
-        print(f"keyguard:     median {mh:.2f} s  {['%.2f' % t for t in hooked]}")
+        print(median_line("no hook: ", plain))
+        print(median_line("keyguard:", hooked))
         print(f"ratio {mh / mp:.2f}x; the hook's own time {mh - mp:.2f} s "
               f"({'within' if mh - mp < 5 else 'over'} GitHub Enterprise's 5 s)")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
