@@ -52,7 +52,7 @@ def register(p: argparse.ArgumentParser) -> None:
     api.add_argument("--yes", action="store_true", help="revoke without asking")
     api.add_argument("--dry-run", action="store_true", help="with --revoke: only say what would be revoked")
     add_api_options(api)
-    from keyguard.audit.org import add_org_options
+    from keyguard.commands.org_audit import add_org_options
     add_org_options(p)
 
 
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run and not args.revoke:
         raise UsageError("--dry-run goes with --revoke")
     if args.repos or args.shard:
-        from keyguard.audit.org import run_org
+        from keyguard.commands.org_audit import run_org
         return run_org(args)
     cwd = Path(args.repo) if args.repo else Path.cwd()
     root = grepo.require_repo(cwd)

@@ -180,6 +180,26 @@ def sizes(cwd: str | Path, oids: Sequence[str], types: tuple[str, ...] = ("blob"
     return entries
 
 
+def annotated_tags(cwd: str | Path, revs: Sequence[str]) -> list[str]:
+    """The annotated tag objects among ``revs``, and the tags those point at (nested tags)."""
+    todo = [e[0] for e in sizes(cwd, revs, ("tag",))]
+    seen: list[str] = []
+    if not todo:
+        return seen
+    with CatFile(cwd) as cat:
+        while todo:
+            oid = todo.pop()
+            if oid in seen:
+                continue
+            seen.append(oid)
+            got = cat.read(oid)
+            head = got[1].split(b"\n\n", 1)[0] if got else b""
+            fields = dict(line.split(b" ", 1) for line in head.split(b"\n") if b" " in line)
+            if fields.get(b"type") == b"tag":
+                todo.append(fields[b"object"].decode("ascii"))
+    return seen
+
+
 def all_objects(cwd: str | Path, stats: dict[str, int] | None = None,
                 chunk: int = CHUNK) -> Iterator[tuple[str, str, Iterator[bytes]]]:
     """Every object of the store, reachable or not: ``(oid, type, chunks)``.

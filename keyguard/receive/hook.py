@@ -43,15 +43,13 @@ def run_pre_receive(args) -> int:
     """The hook; returns its exit code."""
     from keyguard.config import Config, load_config
     from keyguard.receive import breakglass
-    from keyguard.sources import gitcmd
+    from keyguard.git import repo as grepo
     from keyguard.sources.push import parse_updates
-    from keyguard.sources.servergit import keep_push_quarantine
 
     if args.paths:
         raise KeyguardError("--pre-receive takes no PATH (git gives the ref updates on stdin)")
-    keep_push_quarantine()
     updates = parse_updates(sys.stdin.read())
-    root = gitcmd.git_dir(Path(args.repo) if args.repo else Path.cwd())
+    root = grepo.git_dir(Path(args.repo) if args.repo else Path.cwd())
     config = load_config(root, explicit=args.config) if args.config else Config()
     reason = breakglass.requested_reason()
     out = sys.stderr
@@ -89,18 +87,22 @@ def run_pre_receive(args) -> int:
 
 def _scan(args, root: Path, updates, config):
     """Collect the push's findings under the server's policy (and verify when configured)."""
-    from keyguard.commands.scan import _act, _load_baseline
+    from keyguard.baseline import load_baseline
+    from keyguard.errors import UsageError
+    from keyguard.fluxloop.actions import act_on_findings
     from keyguard.detect.detector import Detector
     from keyguard.detect.rulepack import load_rules
     from keyguard.scan import ScanPolicy, collect
     from keyguard.sources.push import PushSource
 
     detector = Detector(load_rules([*config.rule_paths, *[Path(r) for r in args.rules]]))
-    baseline = _load_baseline(args, config, root) if args.baseline else None
+    baseline = load_baseline(Path(args.baseline)) if args.baseline else None  # the server's file only
+    if args.baseline and baseline is None:
+        raise UsageError(f"{args.baseline}: baseline file not found")
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
     report = collect(PushSource(root, updates), detector, policy)
     if (args.verify or args.revoke) and report.findings:
-        report.findings = _act(args, report.findings)
+        report.findings = act_on_findings(report.findings, args)
     return report, detector
 
 

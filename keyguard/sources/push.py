@@ -4,14 +4,15 @@ A pre-receive hook reads one ``<old> <new> <ref>`` line per updated ref on
 stdin (ids of 40 hex digits, or 64 in SHA-256 repositories; all zeros for "no
 such ref"). While it runs, the pushed objects are in the push's quarantine and
 the refs still point where they did, so what the push adds is exactly
-``git log <every new tip> --not --all``: commits no existing ref reaches (a
+``git log <every new tip> --not --all`` (``HistorySource(revs=tips, exclude_all_refs=True)``): commits no existing ref reaches (a
 force push's rewritten commits included, a deletion or a branch made at an
 existing commit adding none), and the blobs those commits introduce (each
 commit's diff against its parents, merge resolutions included). Commit
 messages and the messages of pushed annotated tags (also tags of old commits)
-are scanned too. Reading uses the history engine (``HistorySource``'s
-windowed ``cat-file`` scan and its attribution), so a hit has its commit,
-path and line.
+are scanned too. Reading is the history engine's (its windowed ``cat-file`` scan and its
+attribution, through ``HistorySource``'s public options), so a hit has its
+commit, path and line. The push's quarantine reaches every git call through
+``keyguard.git.run.quarantine_env``.
 
 Not looked at, to stay inside a hook's few seconds: which existing refs
 contain a commit (none do yet) and whether a key is also at HEAD.
@@ -25,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from keyguard.errors import UsageError
-from keyguard.sources.history import HistorySource, _Log
-from keyguard.sources.interface import LocatedHit
+from keyguard.sources.history import HistorySource
+from keyguard.sources.interface import LocatedHit, Source
 
 if TYPE_CHECKING:
     from keyguard.detect.detector import Detector
@@ -65,36 +66,26 @@ def parse_updates(text: str) -> list[RefUpdate]:
     return updates
 
 
-class PushSource(HistorySource):
+class PushSource(Source):
     """The objects a push adds to the repository at ``root`` (a bare repository, usually)."""
 
     kind = "pre-receive"
 
     def __init__(self, root: str | Path, updates: list[RefUpdate], **kwargs):
-        super().__init__(root, workers=1, **kwargs)
+        super().__init__()
+        self.root = Path(root)
         self.updates = updates
+        self.options = kwargs
+        """More ``HistorySource`` options (``chunk_threshold``, ``max_size``...)."""
 
     def located_hits(self, detector: "Detector") -> Iterator[LocatedHit]:
-        from keyguard.sources.servergit import pushed_tag_objects
-
         tips = sorted({u.new for u in self.updates if not u.is_delete})
         self.stats.update(refs=len(self.updates), deleted=sum(u.is_delete for u in self.updates))
         if not tips:
             return
-        log = _Log([*tips, "--not", "--all"], None)
-        log.run(self.root)
-        tags = pushed_tag_objects(self.root, tips)
-        log._tag_objects = set(tags)  # the pushed tags count as reachable: refs will name them
-        entries = self._sizes(log.range_objects() + tags)
-        self.stats["commits"] = sum(1 for e in entries if e[1] == "commit")
-        self.stats["blobs"] = sum(1 for e in entries if e[1] == "blob")
-        self.stats["tags"] = len(tags)
-        found = self._scan(entries, detector)
-        if found:
-            yield from self._attribute(found, log, detector, True)
-
-    def _refs_containing(self, commits, log):
-        return {}  # no existing ref contains a pushed commit yet
-
-    def _secrets_at_head(self, found, secrets, ranged):
-        return None  # not asked in a hook: it would grep HEAD's whole tree
+        history = HistorySource(self.root, revs=tips, exclude_all_refs=True, workers=1, **self.options)
+        try:
+            yield from history.located_hits(detector)
+        finally:
+            self.stats.update(history.stats)
+            self.warnings.extend(history.warnings)

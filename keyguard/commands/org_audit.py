@@ -135,7 +135,7 @@ def in_shard(name: str, shard: tuple[int, int] | None) -> bool:
 
 def mirror_cache_dir(args) -> Path:
     """The mirror cache folder; a ``UsageError`` when it is a symlink or inside a git work tree."""
-    from keyguard.sources import gitcmd
+    from keyguard.git import repo as grepo
 
     if args.mirror_cache:
         d = Path(args.mirror_cache)
@@ -146,7 +146,7 @@ def mirror_cache_dir(args) -> Path:
     probe = d.absolute()
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
-    if probe.is_dir() and gitcmd.find_root(probe) is not None:
+    if probe.is_dir() and grepo.find_root(probe) is not None:
         raise UsageError(f"--mirror-cache {d}: inside a git work tree; keep caches outside any checkout "
                          f"(e.g. $RUNNER_TEMP or ~/.cache)")
     d.mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,7 @@ def run_org(args: argparse.Namespace) -> int:
                  (("json", "json"), ("sarif", "sarif"), ("markdown", "md"))}
         info = {"name": entry.name, "status": "ok", "error": "", "fetch": {}}
         try:
-            from keyguard.sources.servergit import refs_state, update_mirror
+            from keyguard.git.mirror import refs_state, update_mirror
             mirror = home / "mirror.git"
             info["fetch"] = update_mirror(entry.url, mirror)
             if info["fetch"].get("replaced"):
@@ -200,7 +200,7 @@ def run_org(args: argparse.Namespace) -> int:
                 info["status"] = {EXIT_CLEAN: "clean", EXIT_FINDINGS: "findings", EXIT_LIVE: "live"}.get(code, "findings")
             except KeyguardError as exc:
                 info.update(status="failed", error=str(exc))
-                from keyguard.sources.servergit import mirror_readable
+                from keyguard.git.mirror import mirror_readable
                 if not mirror_readable(mirror):  # corrupt: the next night clones afresh
                     import shutil
                     shutil.rmtree(home, ignore_errors=True)
