@@ -258,3 +258,15 @@ def test_a_corrupt_mirror_is_cloned_again_and_a_corrupt_repository_is_reported(t
     r = keyguard("scan", "--history", cwd=repo.path)
     err = r.stderr.decode()
     assert r.returncode == 2 and "cannot be read (corrupt?" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_mirror_url_cannot_run_a_program(tmp_path):
+    """``ext::`` (and any transport but https/http/ssh/git/file) is refused before it runs anything."""
+    from keyguard.errors import GitError
+    from keyguard.git.mirror import update_mirror
+
+    marker = tmp_path / "ran"
+    with pytest.raises(GitError) as err:
+        update_mirror(f"ext::sh -c touch% {marker}", tmp_path / "cache" / "mirror.git")
+    assert not marker.exists() and "Traceback" not in str(err.value)
+    assert not (tmp_path / "cache" / "mirror.git").exists()
