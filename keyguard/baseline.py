@@ -78,6 +78,8 @@ def load_baseline(path: Path) -> Baseline | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a keyguard baseline (not UTF-8 text)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read baseline: {exc.strerror}") from None
     import json

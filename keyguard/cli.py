@@ -5,17 +5,20 @@ Each sub-command lives in ``keyguard.commands.<name>`` and exposes
 module of the command being run is imported, so ``keyguard scan --staged``
 (the pre-commit path) never pays for the API client or the report writers it
 does not use. Expected failures are ``KeyguardError``s: one line on stderr and
-their exit code; ``--debug`` shows the traceback of anything else.
+their exit code; ``--debug`` also shows the traceback, every known secret and
+key-shaped string in it redacted. SIGINT and SIGTERM unwind the run (children
+stopped, temp files removed, no partial report) and exit 130 and 143.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from keyguard import __version__
-from keyguard.errors import EXIT_INTERRUPTED, EXIT_USAGE, KeyguardError
+from keyguard.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, KeyguardError, Terminated
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -57,7 +60,10 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
-        raise KeyguardError(f"{self.prog}: {message} (see --help)", EXIT_USAGE)
+        from keyguard.redact import shown_value
+        where = self.prog.partition(" ")[2]  # "keyguard scan" -> "scan"; the top level: ""
+        text = shown_value(message, limit=400)
+        raise KeyguardError(f"{where}: {text} (see --help)" if where else f"{text} (see --help)", EXIT_USAGE)
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     only = ALIASES.get(first, first) if first in COMMANDS or first in ALIASES else None
     debug = "--debug" in argv
     try:
+        signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread (keyguard called as a library): leave signals alone
+        pass
+    try:
         parser = build_parser(only)
         args = parser.parse_args(argv)
         if not getattr(args, "_module", None):
@@ -106,17 +116,39 @@ def main(argv: list[str] | None = None) -> int:
                 bars.close_all()
     except KeyguardError as exc:
         if debug:
-            raise
-        print(f"keyguard: {exc}", file=sys.stderr)
+            _traceback()
+        from keyguard.redact import scrub_all
+        from keyguard.sanitize import clean
+        print(f"keyguard: {clean(scrub_all(str(exc)))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("keyguard: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: finish unwinding quietly
+        terminated = isinstance(exc, Terminated)
+        print(f"keyguard: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
     except Exception as exc:  # an unexpected failure: one line, no traceback
         if debug:
-            raise
+            _traceback()
         print(f"keyguard: internal error: {type(exc).__name__} (run again with --debug for details)",
               file=sys.stderr)
         return EXIT_USAGE
+
+
+def _terminated(signum, frame):
+    """SIGTERM handler: unwind like Ctrl-C, once (a second SIGTERM must not cut the cleanup short).
+
+    Reader processes forked during a history scan inherit it: the parent's
+    ``terminate()`` makes them unwind too, closing and waiting for their git.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
+def _traceback() -> None:
+    """The current exception's traceback on stderr, every known secret and key-shaped string redacted."""
+    import traceback
+
+    from keyguard.redact import scrub_all
+    sys.stderr.write(scrub_all(traceback.format_exc()))

@@ -10,7 +10,8 @@ root when there is one): ``.keyguard.toml`` wins over ``pyproject.toml``. Keys
 - ``allow`` — finding fingerprints (``kg1:...``) that are never reported
 - ``max-file-size`` — bytes (or ``"500MB"``) above which a file is skipped with a warning
 - ``fail-on`` — lowest severity that makes the exit code 1 (default ``low``)
-- ``baseline`` — baseline file path (default ``.keyguard-baseline.json``)
+- ``baseline`` — baseline file path inside the repository (default ``.keyguard-baseline.json``;
+  absolute paths and ``..`` are refused: a committed config must not make keyguard write elsewhere)
 - ``[hygiene]`` — thresholds for ``keyguard keys`` (``unused-days``, ``expiring-days`` ...)
 
 A malformed file or value is a ``ConfigError`` naming the file and the key.
@@ -148,6 +149,9 @@ def _parse(path: Path, where: str, table: dict) -> Config:
     baseline = table.get("baseline", ".keyguard-baseline.json")
     if not isinstance(baseline, str) or not baseline:
         raise fail("baseline", "expected a file path")
+    if Path(baseline).is_absolute() or ".." in Path(baseline).parts or baseline.startswith("~"):
+        # a committed config must not make keyguard write outside the repository
+        raise fail("baseline", f"{baseline!r} is not a path inside the repository")
     hygiene = table.get("hygiene", {})
     if not isinstance(hygiene, dict):
         raise fail("hygiene", "expected a table")

@@ -169,6 +169,19 @@ class Verification:
     expires_at: int | None = None
     reason: str = ""
     """Why the status is what it is (for ``unknown``: what failed)."""
+    key_hint: str = ""
+    """The record's ``key_hint`` (``flux_ci_****...x2q9``): checked against the found key before a revoke."""
+
+
+REVOKED = "revoked"
+ALREADY_REVOKED = "already_revoked"
+FAILED = "failed"
+DECLINED = "declined"
+WOULD_REVOKE = "would_revoke"
+OUTCOMES = (REVOKED, ALREADY_REVOKED, FAILED, DECLINED, WOULD_REVOKE)
+"""Every revocation outcome name (the one place they are spelled)."""
+OFF_OUTCOMES = (REVOKED, ALREADY_REVOKED)
+"""Outcomes after which the key is off."""
 
 
 @dataclass(frozen=True)
@@ -176,12 +189,22 @@ class Revocation:
     """The outcome of trying to revoke a live leaked key."""
 
     outcome: str
-    """``revoked``, ``already_revoked``, ``failed``, ``declined``, ``would_revoke`` (dry run)."""
+    """One of ``OUTCOMES``: ``revoked``, ``already_revoked``, ``failed``, ``declined``, ``would_revoke`` (dry run)."""
     at: str = ""
     """ISO 8601 UTC time of the revocation."""
     via: str = ""
     """``operator`` (operator credential with manage_keys) or ``self`` (the key revoking itself)."""
     reason: str = ""
+
+    @property
+    def off(self) -> bool:
+        """Whether the key is switched off after this outcome (``OFF_OUTCOMES``)."""
+        return self.outcome in OFF_OUTCOMES
+
+
+def is_off(revocation: "Revocation | None") -> bool:
+    """``revocation.off`` that accepts None (no revocation: not off)."""
+    return revocation is not None and revocation.off
 
 
 @dataclass(frozen=True)
@@ -267,3 +290,7 @@ class ScanReport:
     """The command line that produced it (secrets removed)."""
     tenant: str = ""
     """The FluxLoop tenant the hygiene findings belong to (names keys in SARIF), if known."""
+    policy: dict[str, str] = field(default_factory=dict)
+    """The policy applied and where each part came from (``keyguard.policy.describe``)."""
+    incomplete: list[tuple[str, str]] = field(default_factory=list)
+    """Steps the run was asked for but could not do: ``(step, why)`` (``verify``, ``hygiene``)."""

@@ -5,6 +5,12 @@ the literal prefix plus the first and last four characters of the body).
 ``fingerprint`` is a stable, keyed hash of the value: the same key gives the
 same fingerprint on every machine and every run (SARIF partialFingerprints,
 allow lists, ``keyguard incident <fingerprint>``), and it cannot be reversed.
+
+``shown_value`` is how any value a user typed (an option, an environment
+variable, a config or credentials field) may appear in a message: key-shaped
+parts redacted. ``scrub_all`` is the last guard for free text (``--debug``
+tracebacks): every secret keyguard has seen this run (``remember``) and every
+key-shaped string redacted.
 """
 
 _prefixes: tuple[str, ...] = ()
@@ -54,3 +60,70 @@ def scrub(text: str, secrets) -> str:
         if s and s in text:
             text = text.replace(s, redact(s))
     return text
+
+
+_KNOWN: set[str] = set()
+_SHAPES = None
+
+
+def remember(secret: str) -> None:
+    """Note a secret met in this run (operator credential, a found or typed key) for ``scrub_all``."""
+    if secret and len(secret) >= 8:
+        _KNOWN.add(secret)
+
+
+def _shapes():
+    """Key-shaped text: a known prefix plus a body, a JWT, or a long mixed letters-and-digits token."""
+    global _SHAPES
+    if _SHAPES is None:
+        import re
+        # the loaded rules' prefixes, and FluxLoop's prefix shape for when no rules are loaded yet
+        prefixes = "|".join([re.escape(p) for p in _prefixes] + [r"flux_[a-z]+_", r"flx_(?:[a-z]+_)?"])
+        _SHAPES = (re.compile(rf"(?:{prefixes})[A-Za-z0-9_\-]{{6,}}"),
+                   re.compile(r"eyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]*"),
+                   re.compile(r"(?<![A-Za-z0-9_\-])(?=[A-Za-z_\-]*[0-9])(?=[0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{20,}"))
+    return _SHAPES
+
+
+def scrub_shapes(text: str, *, generic: bool = True) -> str:
+    """``text`` with every key-shaped string redacted (``generic``: long letter+digit tokens too)."""
+    shapes = _shapes() if generic else _shapes()[:2]
+    for rx in shapes:
+        text = rx.sub(lambda m: redact(m.group()), text)
+    return text
+
+
+def shown_value(value: object, limit: int = 80) -> str:
+    """A user-supplied value as a message may quote it: key-shaped parts redacted, at most ``limit`` chars."""
+    text = scrub_shapes(scrub(str(value), sorted(_KNOWN, key=len, reverse=True)))
+    return text if len(text) <= limit else text[:limit] + ELLIPSIS
+
+
+_USER_VALUES_READ = False
+
+
+def _remember_user_values() -> None:
+    """Remember the key-shaped parts of the command line and of ``FLUXLOOP_*`` variables (once, lazily)."""
+    global _USER_VALUES_READ
+    if _USER_VALUES_READ:
+        return
+    _USER_VALUES_READ = True
+    import os
+    import sys
+
+    values = list(sys.argv[1:]) + [v for k, v in os.environ.items() if k.startswith("FLUXLOOP_")]
+    for value in values:
+        for rx in _shapes():
+            for m in rx.finditer(value):
+                remember(m.group())
+
+
+def scrub_all(text: str) -> str:
+    """Free text (messages, warnings, tracebacks) with every secret keyguard knows of redacted.
+
+    That is: secrets met in this run (``remember``), key-shaped parts of what the
+    user typed (arguments, ``FLUXLOOP_*`` variables), and any prefixed or JWT
+    key-shaped string.
+    """
+    _remember_user_values()
+    return scrub_shapes(scrub(text, sorted(_KNOWN, key=len, reverse=True)), generic=False)

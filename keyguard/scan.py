@@ -45,7 +45,11 @@ def path_excluded(path: str, patterns: Iterable[str]) -> bool:
 
 
 def make_snippet(line_text: str, secrets: Iterable[str], column: int) -> str:
-    """The line with every known secret redacted, trimmed around ``column``."""
+    """The line with every secret of ``secrets`` redacted, trimmed around ``column``.
+
+    ``secrets`` should be the secrets found on that line (``collect`` passes those),
+    so the work per finding does not grow with the number of findings.
+    """
     text = line_text.rstrip("\r\n")
     for s in sorted(set(secrets), key=len, reverse=True):
         if s and s in text:
@@ -68,11 +72,17 @@ class ScanPolicy:
 
 def collect(source: "Source", detector, policy: ScanPolicy, kind: str | None = None) -> ScanReport:
     """Run ``source`` through ``detector`` and build the report of what to show."""
+    from keyguard.detect.detector import LIMIT
+
     report = ScanReport(kind=kind or source.kind)
     located: list[LocatedHit] = []
     for lh in source.located_hits(detector):
         hit = lh.hit
         if policy.exclude and path_excluded(lh.path, policy.exclude):
+            continue
+        if hit.suppressed and hit.suppressed.startswith(LIMIT):
+            where = lh.path + (f" ({lh.provenance.commit[:12]})" if lh.provenance else "")
+            report.warnings.append(f"{where}: {hit.suppressed[len(LIMIT):].strip()}")
             continue
         if hit.suppressed:
             report.suppressed.append((lh.path, redact(hit.secret), hit.line, hit.suppressed))
@@ -81,7 +91,11 @@ def collect(source: "Source", detector, policy: ScanPolicy, kind: str | None = N
             report.allowed += 1
             continue
         located.append(lh)
-    all_secrets = {lh.hit.secret for lh in located}
+    # The secrets on each line, for its snippet (a line's other keys are hits on that line).
+    on_line: dict[tuple, set[str]] = {}
+    for lh in located:
+        where = (lh.path, lh.hit.line, lh.provenance.commit if lh.provenance else "")
+        on_line.setdefault(where, set()).add(lh.hit.secret)
     seen: set[tuple] = set()
     for lh in located:
         hit = lh.hit
@@ -101,7 +115,8 @@ def collect(source: "Source", detector, policy: ScanPolicy, kind: str | None = N
         if hit.encoding:
             snippet = f"({hit.encoding}-encoded key, not shown)"
         else:
-            snippet = make_snippet(hit.line_text, all_secrets, hit.column)
+            snippet = make_snippet(hit.line_text, on_line[(lh.path, hit.line, prov.commit if prov else "")],
+                                   hit.column)
         report.findings.append(Finding(
             rule_id=rule.id, description=rule.description,
             severity=hit.severity or rule.severity,
@@ -115,5 +130,16 @@ def collect(source: "Source", detector, policy: ScanPolicy, kind: str | None = N
     report.findings.sort(key=lambda f: (f.path, f.line, f.column,
                                         f.provenance.date if f.provenance else ""))
     report.warnings.extend(source.warnings)
+    if excludes_everything(policy.exclude):
+        report.warnings.append(f"exclude {list(policy.exclude)} matches every path: nothing can be reported "
+                               f"(exclude folders or file patterns, not '*')")
     report.stats.update(source.stats)
     return report
+
+
+_PROBES = ("a", "a.py", "src/app/settings.py", ".env", "deploy/prod/.env.local")
+
+
+def excludes_everything(patterns: Iterable[str]) -> bool:
+    """Whether the exclude globs match any path at all (``*``, ``**``): then the scan can report nothing."""
+    return bool(patterns) and all(path_excluded(p, patterns) for p in _PROBES)

@@ -11,7 +11,9 @@ error bodies (401 invalid_token, 403 insufficient_scope with required/provided,
 State: tenants and keys with their full secret values, records and usage.
 Faults on demand, per endpoint, for the next N calls: ``429`` (Retry-After),
 ``500``/``503``, ``drop`` (close the socket without a response), ``reset`` (TCP
-reset), ``slow`` (sleep before answering). ``page_size_cap`` forces tiny pages.
+reset), ``slow`` (sleep before answering; a long ``delay`` is a hung endpoint),
+``trickle`` (status and headers at once, then the body one byte every ``delay``
+seconds: no single read ever times out). ``page_size_cap`` forces tiny pages.
 Every request is recorded (method, path, endpoint, the bearer's fingerprint,
 the status) so tests can assert "revoke fired once". It also answers requests
 sent to it as an HTTP proxy (absolute URI), recording ``proxied=True``.
@@ -116,7 +118,7 @@ class Fault:
     """One injected misbehaviour."""
 
     kind: str
-    """``429``, ``500``, ``503``, ``drop``, ``reset``, ``slow``."""
+    """``429``, ``500``, ``503``, ``drop``, ``reset``, ``slow``, ``trickle``."""
     retry_after: str | None = "1"
     delay: float = 1.0
 
@@ -176,7 +178,7 @@ class FluxLoopState:
                delay: float = 1.0) -> None:
         """The next ``count`` calls to ``endpoint`` (or ``*``) misbehave as ``kind``."""
         assert endpoint in ENDPOINTS + ("*",), endpoint
-        assert kind in ("429", "500", "503", "drop", "reset", "slow"), kind
+        assert kind in ("429", "500", "503", "drop", "reset", "slow", "trickle"), kind
         with self.lock:
             for _ in range(count):
                 self.faults[endpoint].append(Fault(kind, retry_after, delay))
@@ -228,6 +230,27 @@ def _route(path: str) -> tuple[str, dict]:
     return "other", {}
 
 
+def read_request(h: BaseHTTPRequestHandler):
+    """``(parts, endpoint, params, token, auth)`` of the request ``h`` is handling (its body read)."""
+    parts = urlsplit(h.path)
+    n = int(h.headers.get("Content-Length") or 0)
+    if n:
+        h.rfile.read(n)
+    endpoint, params = _route(parts.path)
+    auth = h.headers.get("Authorization", "")
+    token = auth[7:] if auth.startswith("Bearer ") else ""
+    return parts, endpoint, params, token, auth
+
+
+def client_env(url: str, home, **extra) -> dict:
+    """Environment for a ``keyguard`` subprocess talking to the server at ``url`` (no proxy, a temp HOME)."""
+    e = {"FLUXLOOP_API_ENDPOINT": url, "HOME": str(home), "NO_PROXY": "127.0.0.1,localhost",
+         "no_proxy": "127.0.0.1,localhost", "FLUXLOOP_PROFILE": "", "HTTP_PROXY": "", "http_proxy": "",
+         "HTTPS_PROXY": "", "https_proxy": ""}
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
 def _encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
 
@@ -261,8 +284,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("DELETE")
 
     # -- plumbing --------------------------------------------------------------------------
-    def _send(self, status: int, body, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
+    def _send(self, status: int, body, headers: dict | None = None, trickle: float = 0.0) -> None:
+        """Send the answer; with ``trickle``, the body one byte every ``trickle`` seconds (padded to
+        take a long time) after status and headers went out at once."""
+        data = json.dumps(body).encode() + (b" " * 200 if trickle else b"")
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -270,7 +295,14 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(data)
+            if not trickle:
+                self.wfile.write(data)
+                return
+            self.wfile.flush()
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(trickle)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a slow-response test): nothing to do
 
@@ -288,13 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle_counted(self, method: str) -> None:
         st = self.state
         proxied = self.path.startswith("http://") or self.path.startswith("https://")
-        parts = urlsplit(self.path)
-        n = int(self.headers.get("Content-Length") or 0)
-        if n:
-            self.rfile.read(n)
-        endpoint, params = _route(parts.path)
-        auth = self.headers.get("Authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else ""
+        parts, endpoint, params, token, auth = read_request(self)
         rec = dict(method=method, path=parts.path, query=parts.query, endpoint=endpoint,
                    bearer=fingerprint(token) if token else "", proxied=proxied,
                    authorization_seen=bool(auth))
@@ -307,6 +333,11 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(fault.delay)
                 status, body, headers = self._dispatch(method, endpoint, params, token, parse_qs(parts.query))
                 self._send(status, body, headers)
+                return
+            elif fault.kind == "trickle":
+                st.record(RecordedRequest(status="trickle", **rec))
+                status, body, headers = self._dispatch(method, endpoint, params, token, parse_qs(parts.query))
+                self._send(status, body, headers, trickle=fault.delay)
                 return
             elif fault.kind in ("drop", "reset"):
                 st.record(RecordedRequest(status=fault.kind, **rec))
@@ -462,11 +493,7 @@ class FluxLoopServer:
 
     def env(self, home, **extra) -> dict:
         """Environment for a ``keyguard`` subprocess talking to this server (no proxy, a temp HOME)."""
-        e = {"FLUXLOOP_API_ENDPOINT": self.url, "HOME": str(home), "NO_PROXY": "127.0.0.1,localhost",
-             "no_proxy": "127.0.0.1,localhost", "FLUXLOOP_PROFILE": "", "HTTP_PROXY": "", "http_proxy": "",
-             "HTTPS_PROXY": "", "https_proxy": ""}
-        e.update({k: str(v) for k, v in extra.items()})
-        return e
+        return client_env(self.url, home, **extra)
 
 
 CLEARED_ENV = ("FLUXLOOP_API_KEY", "FLUXLOOP_TOKEN", "FLUXLOOP_PROFILE", "FLUXLOOP_API_ENDPOINT",

@@ -69,11 +69,9 @@ def test_slow_response_times_out_and_is_unknown(fluxloop_server):
     k = fluxloop_server.add_key()
     fluxloop_server.inject("auth_status", "slow", count=2, delay=0.8)
     c = make_client(fluxloop_server, timeout=0.2, max_attempts=2)
-    start = time.monotonic()
     v = c.auth_status(k.secret)
     assert v.status == "unknown"
     assert "timed out after 0.2s" in v.reason
-    assert time.monotonic() - start < 2
 
 
 @pytest.mark.parametrize("kind", ["500", "503", "drop", "reset", "slow"])
@@ -99,13 +97,17 @@ def test_backoff_grows_exponentially_and_is_capped(fluxloop_server):
         assert full / 2 <= got <= full
 
 
-def test_429_waits_retry_after_and_caps_it(fluxloop_server):
+def test_429_waits_retry_after_and_gives_up_past_the_cap(fluxloop_server):
     k = fluxloop_server.add_key()
     fluxloop_server.inject("auth_status", "429", count=1, retry_after="7")
-    fluxloop_server.inject("auth_status", "429", count=1, retry_after="3600")
     c = make_client(fluxloop_server, max_retry_after=30, max_total_wait=100)
     assert c.auth_status(k.secret).status == "live"
-    assert c.sleeps == [7.0, 30.0]
+    assert c.sleeps == [7.0]
+    # asked to wait longer than the cap: no wait at all, the answer is unknown
+    fluxloop_server.inject("auth_status", "429", count=1, retry_after="3600")
+    v = c.auth_status(k.secret)
+    assert v.status == "unknown" and "asking to wait 3600s" in v.reason
+    assert c.sleeps == [7.0]
 
 
 def test_total_wait_is_bounded(fluxloop_server):
@@ -126,7 +128,7 @@ def test_real_sleep_for_retry_after(fluxloop_server):
     c = FluxLoopClient(fluxloop_server.url, policy=RetryPolicy(timeout=2))
     start = time.monotonic()
     assert c.auth_status(k.secret).status == "live"
-    assert 0.9 <= time.monotonic() - start < 3
+    assert time.monotonic() - start >= 0.9  # it did wait (no upper bound: the machine may be slow)
 
 
 def test_unreachable_server_is_unknown(fluxloop_server):

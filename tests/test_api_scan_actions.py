@@ -1,4 +1,4 @@
-"""``keyguard scan --verify/--revoke``: the API steps (keyguard.fluxloop.actions) end to end."""
+"""``keyguard scan --verify/--revoke``: the API steps (keyguard.commands.common.verify_and_revoke) end to end."""
 
 from __future__ import annotations
 

@@ -66,8 +66,8 @@ def test_expired_but_not_revoked_is_its_only_finding():
     assert check_key(k, now=NOW)[0].message == "expired 7 days ago but was never revoked"
 
 
-def test_revoked_keys_are_skipped():
-    assert verdicts(rec(revoked=True, permissions=("*",), expires_at=None)) == {}
+def test_revoked_keys_are_only_listed_for_the_inventory():
+    assert verdicts(rec(revoked=True, permissions=("*",), expires_at=None)) == {"revoked": Severity.INFO}
 
 
 def test_rotation_overdue():
@@ -76,13 +76,15 @@ def test_rotation_overdue():
 
 
 def test_over_broad_all_permissions():
-    assert verdicts(rec(permissions=("*",))) == {"over-broad": Severity.HIGH}
+    assert verdicts(rec(permissions=("*",))) == {"over-broad": Severity.HIGH, "can-manage-keys": Severity.INFO}
 
 
 def test_over_broad_all_projects_with_write():
     assert verdicts(rec(projects=("*",), permissions=("read_scenarios", "create_scenarios"))) == {
         "over-broad": Severity.MEDIUM}
-    assert verdicts(rec(projects=("*",), permissions=("read_scenarios", "read_results"))) == {}
+    # read-only, but over every project: over-broad all the same, at a lower severity
+    assert verdicts(rec(projects=("*",), permissions=("read_scenarios", "read_results"))) == {
+        "over-broad": Severity.LOW}
 
 
 @pytest.mark.parametrize("kw", [dict(name="CI/CD Pipeline"), dict(name="ci-bot"),
@@ -91,7 +93,7 @@ def test_over_broad_all_projects_with_write():
 def test_over_broad_manage_keys_on_ci_key(kw):
     k = rec(permissions=("read_scenarios", "manage_keys"), **kw)
     assert is_ci_key(k)
-    assert verdicts(k) == {"over-broad": Severity.HIGH}
+    assert verdicts(k) == {"over-broad": Severity.HIGH, "can-manage-keys": Severity.INFO}
     assert "CI key with manage_keys" in check_key(k, now=NOW)[0].message
 
 
@@ -100,7 +102,7 @@ def test_over_broad_manage_keys_on_ci_key(kw):
 def test_not_a_ci_key(kw):
     k = rec(permissions=("read_scenarios", "manage_keys"), **kw)
     assert not is_ci_key(k)
-    assert verdicts(k) == {}
+    assert verdicts(k) == {"can-manage-keys": Severity.INFO}  # listed: who can revoke keys
 
 
 def test_read_only_permissions():
@@ -114,7 +116,7 @@ def test_several_verdicts_worst_first():
             rec(id="key_c", name="c")]
     got = [(f.key.id, f.check, f.severity) for f in check_keys(keys, now=NOW)]
     assert got == [("key_b", "over-broad", Severity.HIGH), ("key_a", "never-expires", Severity.MEDIUM),
-                   ("key_b", "rotation-overdue", Severity.MEDIUM)]
+                   ("key_b", "rotation-overdue", Severity.MEDIUM), ("key_b", "can-manage-keys", Severity.INFO)]
 
 
 def test_policy_from_config_and_flags():
@@ -172,6 +174,8 @@ def test_keys_json_report_has_every_verdict(fluxloop_server, keyguard, tmp_path)
         (ks["rotation"].id, "rotation-overdue", "medium"),
         (ks["star"].id, "over-broad", "high"),
         (ks["ci"].id, "over-broad", "high"),
+        (op.id, "can-manage-keys", "info"), (ks["star"].id, "can-manage-keys", "info"),
+        (ks["ci"].id, "can-manage-keys", "info"), (ks["revoked"].id, "revoked", "info"),
     }
     assert len(fluxloop_server.calls("list")) == 3
     text = out.read_text() + r.stdout.decode() + r.stderr.decode()
@@ -249,8 +253,10 @@ def test_keys_without_manage_keys_names_the_missing_permission(fluxloop_server, 
 def test_keys_with_rejected_operator(fluxloop_server, keyguard, tmp_path):
     r = keyguard("keys", "--api-key", "flux_dev_" + "0a" * 16, cwd=tmp_path, env=fluxloop_server.env(tmp_path))
     assert r.returncode == 2
-    assert r.stderr.decode() == ("keyguard: the FluxLoop API rejected the operator credential from --api-key "
-                                 "(Invalid API key); fix or replace it\n")
+    warning, error = r.stderr.decode().splitlines()
+    assert warning.startswith("keyguard: warning: --api-key was given on the command line")  # visible in ps
+    assert error == ("keyguard: the FluxLoop API rejected the operator credential from --api-key "
+                     "(Invalid API key); fix or replace it")
 
 
 def test_keys_sarif_and_markdown_outputs_hold_no_secret(fluxloop_server, keyguard, tmp_path):
@@ -343,12 +349,13 @@ def test_keys_into_a_pipe_are_plain_rows_one_key_per_line(fluxloop_server, keygu
     out = r.stdout.decode()
     assert r.returncode == 1, r.stderr.decode()
     rows = [line.split("\t") for line in out.splitlines()]
-    unhealthy = {k.id for name, k in ks.items() if name not in ("healthy", "revoked")}
+    # every key with a finding; the revoked key and the key admin at info (the inventory lists them)
+    unhealthy = {k.id for name, k in ks.items() if name != "healthy"} | {op.id}
     assert [row[0] for row in rows] and {row[0] for row in rows} == unhealthy  # one line per key
     assert len(rows) == len(unhealthy) and all(len(row) == len(HYGIENE_ROW) for row in rows)
     star = next(row for row in rows if row[0] == ks["star"].id)
     # the tab becomes a space; the newline is shown escaped, as the text report shows control characters
-    assert star[1:4] == ["high", "over-broad", "god mode\\x0asecond line"] and star[4] == ks["star"].key_hint
+    assert star[1:4] == ["high", "over-broad,can-manage-keys", "god mode\\x0asecond line"] and star[4] == ks["star"].key_hint
     assert "\x1b" not in out and "+--" not in out and "Key hygiene" not in out
     assert max(len(line) for line in out.splitlines()) < 230
 

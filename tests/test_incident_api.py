@@ -64,7 +64,7 @@ def test_live_key_is_identified_revoked_and_recorded(leaked, fluxloop_server, ke
     assert rev["outcome"] == "revoked" and rev["via"] == "self" and rev["at"]
     assert doc["timeline"]["revoked_at"] == rev["at"]
     md = (out / "incident.md").read_text()
-    assert "1234" in md and "pull_scenarios" in md and rev["at"] in md
+    assert "1234" in md and "pull\\_scenarios" in md and rev["at"] in md  # Markdown-escaped
     assert b"revoked at" in r.stdout
 
 

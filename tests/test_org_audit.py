@@ -189,7 +189,7 @@ def test_bad_inputs_are_one_line_errors(org, tmp_path):
 
 
 def test_shards_are_stable_and_partition_any_list():
-    from keyguard.commands.org_audit import in_shard, normalise_name
+    from keyguard.audit.org import in_shard, normalise_name
 
     names = [f"github.com/acme/service-{i}" for i in range(200)]
     for n in (1, 3, 8):

@@ -34,10 +34,10 @@ def test_top_level_and_summary():
     assert doc["kind"] == "history"
     assert doc["summary"] == {
         "findings": 4, "by_severity": {"critical": 1, "high": 3, "medium": 0, "low": 0, "info": 0},
-        "new": 1, "live": 1, "revoked": 1, "allowed": 2, "baselined": 1, "suppressed": 1,
+        "new": 1, "live": 0, "revoked": 1, "allowed": 2, "baselined": 1, "suppressed": 1,
         "stale_baseline": 1, "hygiene": 2,
         "hygiene_by_severity": {"critical": 0, "high": 1, "medium": 1, "low": 0, "info": 0},
-        "warnings": 1}
+        "warnings": 1, "complete": True}  # the live key was revoked in the run: counted as revoked
     assert doc["warnings"] == ["skipped big.bin: larger than 10 MB"]
     assert doc["stats"] == {"bytes": 3456, "files": 12}
     assert doc["suppressed"] == [{"path": "docs/setup.md", "redacted": "flux_dev_abc1…mno3",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import jsonschema
 import pytest
@@ -229,9 +228,7 @@ def test_26000_findings_are_truncated_to_githubs_limits_keeping_the_worst():
     findings = [finding(keys.platform_key("flux_dev_"), path=f"src/mod{i % 500}.py", line=i + 1,
                         severity=severities[i % 4]) for i in range(26_000)]
     report = ScanReport(kind="history", findings=findings)
-    started = time.perf_counter()
     text = sarif.dumps(report, ReportOptions())
-    elapsed = time.perf_counter() - started
     doc = json.loads(text)
     results = doc["runs"][0]["results"]
     assert len(text.encode("utf-8")) <= sarif.MAX_BYTES
@@ -245,7 +242,6 @@ def test_26000_findings_are_truncated_to_githubs_limits_keeping_the_worst():
     assert any("truncated" in w for w in report.warnings)  # for the CLI's stderr
     assert report.stats["sarif_dropped_results"] == 26_000 - len(results)
     assert_valid(doc)
-    assert elapsed < 30, f"SARIF for 26,000 findings took {elapsed:.1f}s"
 
 
 def test_size_limit_cuts_least_severe_first():

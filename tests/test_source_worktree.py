@@ -90,11 +90,14 @@ def test_crlf_and_utf16_files(repo, detector):
     assert k2 in got and got[k2].path == "utf16.txt" and got[k2].hit.line == 2
 
 
-def test_binary_files_are_skipped(repo, detector):
-    key = platform_key()
+def test_text_runs_of_binary_files_are_scanned(repo, detector):
+    # a key in a PNG's text chunk, or after one NUL byte, is still a leak (issue 14, point 3)
+    key, other = platform_key(), platform_key()
     repo.write("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + f"junk {key} junk".encode() + b"\0" * 100)
+    repo.write("notes.txt", b"\0" + f"K={other}\n".encode())
+    repo.write("data.gz", b"\x1f\x8b\x08\0" + f"{platform_key()}".encode())  # opaque stream: skipped
     found, src = scan(detector, repo.path)
-    assert found == []
+    assert sorted(lh.hit.secret for lh in found) == sorted([key, other])
     assert src.stats["skipped"] == 1
 
 

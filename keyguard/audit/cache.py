@@ -25,6 +25,13 @@ sorted raw object ids: 20 bytes each in a SHA-1 repository, 32 in a SHA-256
 one (``id_bytes``; a header without it is a SHA-1 cache). A file that is
 truncated, fails its checksum, belongs to another repository or is of another
 version is ignored with a warning. Writes are atomic (temp file + rename).
+
+Location (``check_location``): the cache decides what an audit skips, so the
+content being audited must not be able to supply it. A cache folder that git
+tracks (a committed, forged cache) or that is, or lies under, a symbolic link
+inside the repository (a committed ``.keyguard-cache`` link redirecting writes)
+is refused with a one-line error. The default lives in ``.git/keyguard/``; CI
+recipes keep it outside the checkout.
 """
 
 from __future__ import annotations
@@ -42,6 +49,44 @@ ENGINE = "detector-1"
 FILE_NAME = "objects.kgc"
 ID_BYTES = (20, 32)
 """Raw object id sizes: SHA-1 (the default when a header does not say) and SHA-256."""
+
+
+def check_location(directory: Path, root: Path) -> None:
+    """ConfigError when ``directory`` is tracked by the repository at ``root`` or reached through a symlink."""
+    import os
+
+    from keyguard.errors import ConfigError
+    from keyguard.git import run as grun
+
+    directory = Path(directory)
+    absolute = Path(os.path.abspath(directory))
+    for base in {Path(root), Path(root).resolve()}:
+        try:
+            rel = absolute.relative_to(base)
+        except ValueError:
+            continue
+        probe = base
+        for part in rel.parts:  # a link anywhere on the way inside the repository
+            probe = probe / part
+            if probe.is_symlink():
+                raise ConfigError(f"audit cache {directory}: {part} is a symbolic link in the repository; "
+                                  f"refusing to use a cache through it (use --cache DIR outside the checkout)")
+    root = Path(root).resolve()
+    try:
+        rel = absolute.resolve().relative_to(root)
+    except ValueError:
+        return  # outside the work tree
+    if rel.parts and rel.parts[0] == ".git":
+        return
+    from keyguard.errors import GitError
+    try:
+        tracked = grun.output(["ls-files", "-z", "--", str(rel) or "."], root)
+    except GitError:  # a bare repository: no work tree, nothing checked out
+        return
+    if tracked:
+        raise ConfigError(f"audit cache {directory}: the repository tracks files in it; a cache that "
+                          f"comes with the content would decide what the audit skips (use --cache DIR "
+                          f"outside the checkout)")
 
 
 def rule_digest(rule) -> str:

@@ -6,7 +6,7 @@ puts a ``.gitignore`` holding ``*`` in it (as pytest does for its cache), so
 ``git add -A`` does not commit the reports and keyguard's own work-tree scan,
 which lists files through git, does not read them again. A report written
 elsewhere inside a repository is recognised by its content instead
-(``keyguard.report.signature``).
+(``keyguard.sources.own_reports``).
 """
 
 from __future__ import annotations

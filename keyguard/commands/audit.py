@@ -11,8 +11,14 @@ variable is set), by default in a self-ignoring ``keyguard-audit/`` folder
 Incremental: ``keyguard.audit.cache`` remembers which objects were already
 scanned clean under which rules (default under ``.git/keyguard/``, or
 ``--cache DIR`` for CI caches), so a re-run reads only new objects. Findings
-not seen by the previous audit are marked new. The baseline applies; the exit
-code follows ``--fail-on`` (3 when a found key is live and was not revoked).
+not seen by the previous audit are marked new (all of them on the first).
+A found key that is revoked or expired stays a finding at ``info`` ("purging
+history is optional"). The baseline applies. Exit code (``errors.exit_code``):
+3 a found key is live and was not revoked; 4 a step that was asked for could
+not be done (verification, or hygiene with a rejected credential or no
+``manage_keys``), and every report says which and why; 1 findings at
+``--fail-on``, or hygiene findings at ``--fail-on-hygiene`` (default: hygiene
+is reported, never failing); 5 a key was revoked and then writing failed.
 """
 
 from __future__ import annotations
@@ -25,14 +31,14 @@ from pathlib import Path
 
 def register(p: argparse.ArgumentParser) -> None:
     """Add ``audit``'s arguments."""
-    from keyguard.commands.scan import severity_arg
-    from keyguard.fluxloop.options import add_api_options
+    from keyguard.commands.common import add_api_options, hygiene_severity_arg, severity_arg
 
     p.add_argument("--repo", metavar="DIR", help="the repository (default: the current directory)")
     from keyguard.audit import outputs as default
 
-    add_outputs(p.add_argument_group("outputs (the findings are also printed as text on stdout)"),
-                default.SARIF, default.JSON, default.MARKDOWN)
+    out = p.add_argument_group("outputs (the findings are also printed as text on stdout)")
+    from keyguard.commands.common import add_outputs
+    add_outputs(out, default.SARIF, default.JSON, default.MARKDOWN)
     cache = p.add_argument_group("cache")
     cache.add_argument("--cache", metavar="DIR", help="cache folder (default: .git/keyguard/)")
     cache.add_argument("--no-cache", action="store_true", help="scan everything, do not read or write the cache")
@@ -40,9 +46,17 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="also every reflog and unreachable object (what `keyguard incident` searches)")
     pol = p.add_argument_group("policy")
     pol.add_argument("--fail-on", metavar="SEVERITY", type=severity_arg,
-                     help="lowest severity that fails the audit (default: the config's fail-on, else low)")
+                     help="lowest severity of a repository finding that fails the audit "
+                          "(default: the config's fail-on, else low)")
+    pol.add_argument("--fail-on-hygiene", metavar="SEVERITY", type=hygiene_severity_arg, default=None,
+                     help="lowest severity of a hygiene (tenant) finding that fails the audit, or none "
+                          "(default: none: hygiene findings are reported, they do not fail the audit)")
     pol.add_argument("--rules", action="append", default=[], metavar="PATH", help="extra rule file or folder")
     pol.add_argument("--config", metavar="FILE", help="config file")
+    pol.add_argument("--no-repo-config", action="store_true",
+                     help="ignore the repository's own .keyguard.toml / pyproject.toml and baseline "
+                          "(CI audits, server hooks: the scanned content must not set the policy; "
+                          "--config FILE still applies)")
     pol.add_argument("--baseline", metavar="FILE", help="baseline file (default: .keyguard-baseline.json)")
     pol.add_argument("--no-baseline", action="store_true", help="report baselined findings too")
     api = p.add_argument_group("FluxLoop API")
@@ -52,48 +66,74 @@ def register(p: argparse.ArgumentParser) -> None:
     api.add_argument("--yes", action="store_true", help="revoke without asking")
     api.add_argument("--dry-run", action="store_true", help="with --revoke: only say what would be revoked")
     add_api_options(api)
-    from keyguard.commands.org_audit import add_org_options
+    from keyguard.audit.org import add_org_options
     add_org_options(p)
 
 
-def add_outputs(group, sarif: str, json: str, markdown: str) -> None:
-    """``--sarif``, ``--json`` and ``--markdown`` with these default paths."""
-    group.add_argument("--sarif", metavar="FILE", default=sarif,
-                       help=f"SARIF file for code scanning (default: {sarif})")
-    group.add_argument("--json", metavar="FILE", default=json, help=f"JSON report (default: {json})")
-    group.add_argument("--markdown", metavar="FILE", default=markdown,
-                       help=f"Markdown summary (default: {markdown}; also appended to "
-                            "$GITHUB_STEP_SUMMARY when set)")
-
-
 def run(args: argparse.Namespace) -> int:
-    """Run the audit; exit 0 clean, 1 findings at --fail-on, 2 errors, 3 a live key left unrevoked."""
-    from keyguard.audit.cache import load_cache, load_seen, rule_digest, save_seen
-    from keyguard.commands import scan as scan_cmd
-    from keyguard.detect.detector import Detector
-    from keyguard.detect.rulepack import load_rules
-    from keyguard.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_LIVE, UsageError
-    from keyguard.model import ScanReport, Severity
-    from keyguard.scan import ScanPolicy, collect
+    """Run the audit; exit 0, 1, 3, 4 or 5 (see the module docstring), 2 on usage errors."""
+    from keyguard.commands.common import check_writable, command_line, load_baseline, load_config
+    from keyguard.errors import PartlyDone, UsageError, exit_code
+    from keyguard.model import Severity
     from keyguard.git import repo as grepo
-    from keyguard.sources.history import HistorySource
 
     if args.dry_run and not args.revoke:
         raise UsageError("--dry-run goes with --revoke")
+    if args.revoke and args.no_verify:
+        raise UsageError("--revoke needs verification: drop --no-verify")
     if args.repos or args.shard:
-        from keyguard.commands.org_audit import run_org
-        return run_org(args)
+        from keyguard.audit.org import run_org
+        return run_org(args, audit_one=run)  # each repository is audited by this same run()
     cwd = Path(args.repo) if args.repo else Path.cwd()
     root = grepo.require_repo(cwd)
-    # an organisation audit hands down its own policy (never the audited repository's)
-    config = getattr(args, "policy_config", None) or scan_cmd._load_config(args, root)
-    rules = load_rules([*config.rule_paths, *[Path(r) for r in args.rules]])
-    detector = Detector(rules)
-    baseline = None if args.no_baseline else scan_cmd._load_baseline(args, config, root)
-
-    digests = {r.id: rule_digest(r) for r in rules}
+    from keyguard.audit.outputs import prepare
+    for flag, path in (("--sarif", args.sarif), ("--json", args.json), ("--markdown", args.markdown)):
+        if path:
+            try:
+                prepare(path)  # the default folder, self-ignoring
+            except OSError:
+                pass  # check_writable says why, in one line
+            check_writable(path, flag)
+    if args.revoke and not args.dry_run:
+        from keyguard.commands.common import check_writable_dir
+        check_writable_dir(grepo.git_dir(root) / "keyguard", "the revocation ledger's folder")
+    config = load_config(args, root)
+    baseline = None if args.no_baseline else load_baseline(args, config, root)
     cache_dir = Path(args.cache) if args.cache else grepo.git_dir(root) / "keyguard"
+
+    report, finish_cache = _scan(args, root, config, baseline, cache_dir)
+    report.command = command_line("audit")
+    ledger = _ledger(root)
+    partly = _verify(args, report, ledger) if report.findings and not args.no_verify else ""
+    if not args.no_hygiene:
+        _hygiene(args, config, report)
+
+    _write_outputs(report, args)
+    finish_cache(report.findings)
+    if partly:
+        raise PartlyDone(partly)
+    fail_on = args.fail_on or Severity.parse(config.fail_on)
+    return exit_code(report.findings, fail_on, hygiene=report.hygiene, fail_on_hygiene=args.fail_on_hygiene,
+                     incomplete=bool(report.incomplete))
+
+
+def _scan(args, root, config, baseline, cache_dir):
+    """The history scan through the cache: ``(report, finish(findings))``; ``finish`` saves the cache."""
+    from dataclasses import replace
+
+    from keyguard.audit.cache import check_location, load_cache, load_seen, rule_digest, save_seen
+    from keyguard.commands.common import state_policy
+    from keyguard.git import repo as grepo
+    from keyguard.sources.history import HistorySource
+    from keyguard.detect.detector import Detector
+    from keyguard.detect.rulepack import load_rules
+    from keyguard.scan import ScanPolicy, collect
+
+    rules = load_rules([*config.rule_paths, *[Path(r) for r in args.rules]])
+    digests = {r.id: rule_digest(r) for r in rules}
     repo_id = grepo.identity(root)
+    if not args.no_cache:
+        check_location(cache_dir, root)
     cache = None if args.no_cache else load_cache(cache_dir, repo_id)
     skip: set[bytes] = set()
     if cache is not None and not cache.rules_to_rescan(digests):
@@ -102,12 +142,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet and sys.stderr.isatty():
         from keyguard.progress import ProgressBar
         progress = ProgressBar("auditing history")
-    source = HistorySource(root, skip=skip, progress=progress,
-                           include_unreachable=args.include_unreachable)
+    source = HistorySource(root, skip=skip, progress=progress, include_unreachable=args.include_unreachable)
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
-    report: ScanReport = collect(source, detector, policy, kind="audit")
+    report = collect(source, Detector(rules), policy, kind="audit")
+    state_policy(report, args, config, root, baseline, check_excludes=True)
     report.root = str(root)
-    report.command = "keyguard audit " + " ".join(scan_cmd._safe_argv(sys.argv[2:]))
     if cache is not None:
         report.warnings[:0] = cache.warnings
         if cache.rules_to_rescan(digests) and cache.clean:
@@ -115,33 +154,23 @@ def run(args: argparse.Namespace) -> int:
                                    f"({', '.join(cache.rules_to_rescan(digests))}): everything scanned again")
     if report.stale_baseline:
         report.warnings.append(f"{report.stale_baseline} baseline entries no longer match anything")
-
-    seen_before = load_seen(cache_dir, repo_id) if cache is not None else None
-    if seen_before is not None:
-        from dataclasses import replace
-        report.findings = [replace(f, is_new=_identity(f) not in seen_before) for f in report.findings]
-
-    if report.findings and not args.no_verify:
-        args.verify = True
-        report.findings = scan_cmd._act(args, report.findings)
-    if not args.no_hygiene:
-        _hygiene(args, config, report)
-
-    _write_outputs(report, args)
-
     if cache is not None:
-        cache.save(frozenset(digests.values()), source.known_clean | source.clean_after)
-        save_seen(cache_dir, repo_id, {_identity(f) for f in report.findings})
+        seen_before = load_seen(cache_dir, repo_id)  # None: the first audit, so everything is new
+        report.findings = [replace(f, is_new=seen_before is None or _identity(f) not in seen_before)
+                           for f in report.findings]
 
-    fail_on = args.fail_on or Severity.parse(config.fail_on)
-    if any(f.verification and f.verification.status == "live" and not
-           (f.revocation and f.revocation.outcome in ("revoked", "already_revoked"))
-           for f in report.findings):
-        return EXIT_LIVE
-    if any(f.severity.rank >= fail_on.rank for f in report.findings) or \
-            any(h.severity.rank >= fail_on.rank for h in report.hygiene):
-        return EXIT_FINDINGS
-    return EXIT_CLEAN
+    def finish(findings) -> None:
+        """Save the cache; best effort (a cache that cannot be written only makes the next audit slower)."""
+        if cache is None:
+            return
+        try:
+            cache.save(frozenset(digests.values()), source.known_clean | source.clean_after)
+            save_seen(cache_dir, repo_id, {_identity(f) for f in findings})
+        except OSError as exc:
+            from keyguard.commands.common import warn
+            warn(f"audit cache {cache_dir} not saved ({exc.strerror or type(exc).__name__}): "
+                 f"the next audit scans everything again")
+    return report, finish
 
 
 def _identity(finding) -> str:
@@ -150,24 +179,57 @@ def _identity(finding) -> str:
     return f"{finding.fingerprint}|{finding.path}|{commit}"
 
 
+def _ledger(root):
+    from keyguard.incident.ledger import Ledger
+    from keyguard.git import repo as grepo
+    return Ledger(grepo.git_dir(root) / "keyguard" / "revocations.json")
+
+
+def _verify(args, report, ledger) -> str:
+    """Verify (and with ``--revoke`` revoke) the found keys; a key that could not be verified is a step not done."""
+    from keyguard.commands.common import verify_and_revoke
+
+    from keyguard.errors import PartlyDone
+
+    partly = ""
+    try:
+        report.findings = verify_and_revoke(report.findings, args, revoke=args.revoke, ledger=ledger)
+    except PartlyDone as exc:  # keys were revoked, the ledger could not record it: report, then fail
+        report.findings = exc.findings
+        report.warnings.append(str(exc))
+        partly = str(exc)
+    unknown = {f.fingerprint: f.verification.reason for f in report.findings
+               if f.verification is not None and f.verification.status == "unknown"}
+    if unknown:
+        why = next(iter(unknown.values())) or "no answer"
+        report.incomplete.append(("verify", f"{len(unknown)} found key{'s' if len(unknown) != 1 else ''} "
+                                            f"could not be verified ({why})"))
+    return partly
+
+
 def _hygiene(args, config, report) -> None:
-    """Add the hygiene report when an operator credential is present; problems become warnings."""
+    """The hygiene report when an operator credential is present (none: a warning, not a failure).
+
+    A credential that is present but rejected (expired, revoked, invalid) or
+    lacks ``manage_keys`` means the step asked for was not done: ``report.incomplete``.
+    """
+    from keyguard.commands.common import api_client
     from keyguard.errors import ApiError
     from keyguard.fluxloop.credentials import resolve
 
     settings = resolve(api_key=getattr(args, "api_key", None), profile=getattr(args, "profile", None),
                        api_endpoint=getattr(args, "api_endpoint", None))
-    if settings.credential is None:
-        report.warnings.append("key hygiene skipped: no operator credential (set FLUXLOOP_API_KEY)")
+    if settings.credential is None and "no FluxLoop credential" in str(settings.error):
+        report.warnings.append("key hygiene skipped: no operator credential (set FLUXLOOP_API_KEY, "
+                               "or pass --no-hygiene)")
         return
     from keyguard.fluxloop.hygiene import check_keys, policy_from_config
-    from keyguard.fluxloop.options import client_from_args
     try:
-        client = client_from_args(args)
+        client = api_client(args)
         tenant = client.whoami().tenant
         records = client.list_keys(tenant)
     except ApiError as exc:
-        report.warnings.append(f"key hygiene skipped: {exc}")
+        report.incomplete.append(("hygiene", str(exc)))
         return
     report.tenant = tenant
     report.hygiene = check_keys(records, policy_from_config(dict(config.hygiene)))
@@ -175,27 +237,51 @@ def _hygiene(args, config, report) -> None:
 
 
 def _write_outputs(report, args) -> None:
-    from keyguard.audit.outputs import prepare
+    """SARIF, JSON and Markdown; the step summary is best effort (a warning when it cannot be written)."""
+    from keyguard.commands.common import done_so_far, warn
+    from keyguard.errors import KeyguardError, PartlyDone
     from keyguard.report.interface import ReportOptions, write_report
+    from keyguard.report.summary import counts_phrase
 
     options = ReportOptions(verbose=args.verbose, color=False if os.environ.get("NO_COLOR") else None)
-    for fmt, path in (("sarif", args.sarif), ("json", args.json), ("markdown", args.markdown)):
-        if path:
-            prepare(path)
-            write_report(report, fmt, path, options)
     summary = os.environ.get("GITHUB_STEP_SUMMARY") if getattr(args, "step_summary", True) else None
     if summary and args.markdown:
-        with open(args.markdown, encoding="utf-8") as src, open(summary, "a", encoding="utf-8") as dst:
-            dst.write(src.read())
-            dst.write("\n")
+        from keyguard.commands.common import check_writable
+        try:
+            check_writable(summary, "$GITHUB_STEP_SUMMARY")
+        except KeyguardError as exc:
+            report.warnings.append(f"step summary not written: {exc}")
+            summary = None
+    written = []
+    try:
+        for fmt, path in (("sarif", args.sarif), ("json", args.json), ("markdown", args.markdown)):
+            if path:
+                write_report(report, fmt, path, options)
+                written.append(path)
+    except KeyguardError as exc:
+        done = done_so_far(report.findings)
+        if done:
+            raise PartlyDone(f"{exc}; {done}") from None
+        raise
+    if summary and args.markdown:
+        try:
+            with open(args.markdown, encoding="utf-8") as src, open(summary, "a", encoding="utf-8") as dst:
+                dst.write(src.read())
+                dst.write("\n")
+        except OSError as exc:
+            warn(f"step summary {summary} not written ({exc.strerror or type(exc).__name__})")
     if getattr(args, "print_text", True):  # an organisation audit prints one line per repository
         write_report(report, "text", None, options)  # the findings, as scan shows them (warnings included)
     if not args.quiet:
         new = sum(1 for f in report.findings if f.is_new)
-        live = sum(1 for f in report.findings if f.verification and f.verification.status == "live")
-        print(f"keyguard audit: {len(report.findings)} findings ({new} new, {live} live), "
-              f"{len(report.hygiene)} hygiene findings; {report.stats.get('objects', 0)} objects "
+        live = sum(1 for f in report.findings if f.verification and f.verification.status == "live"
+                   and not (f.revocation and f.revocation.off))
+        revoked = sum(1 for f in report.findings if f.revocation and f.revocation.off)
+        print(f"keyguard audit: {len(report.findings)} findings ({new} new, {live} live, {revoked} revoked), "
+              f"{counts_phrase(report.hygiene, 'hygiene finding')}; {report.stats.get('objects', 0)} objects "
               f"({report.stats.get('blobs', 0)} blobs scanned), "
               f"{report.stats.get('cached', 0)} known clean from the cache", file=sys.stderr)
-        written = [p for p in (args.sarif, args.json, args.markdown) if p]
         print(f"keyguard audit: wrote {', '.join(written)}", file=sys.stderr)
+    from keyguard.redact import scrub_all
+    for step, why in report.incomplete:
+        print(f"keyguard: audit incomplete: {step} not done: {scrub_all(why)}", file=sys.stderr)

@@ -28,7 +28,7 @@ def register(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write or update the baseline; exit 0, or 2 when it exists and --update was not given."""
     from keyguard.baseline import Baseline, load_baseline
-    from keyguard.commands import scan as scan_cmd
+    from keyguard.commands.common import baseline_path, load_config, make_source
     from keyguard.detect.detector import Detector
     from keyguard.detect.rulepack import load_rules
     from keyguard.errors import UsageError
@@ -38,10 +38,9 @@ def run(args: argparse.Namespace) -> int:
                           ("no_progress", False)):
         setattr(args, name, default)
     cwd = Path(args.repo) if args.repo else Path.cwd()
-    source, root = scan_cmd._make_source(args, cwd)
-    config = scan_cmd._load_config(args, root)
-    name = args.baseline or config.baseline
-    path = Path(name) if Path(name).is_absolute() or args.baseline else (root or Path.cwd()) / name
+    source, root = make_source(args, cwd)
+    config = load_config(args, root)
+    path = baseline_path(args, config, root)
 
     existing = load_baseline(path)
     if existing is not None and not args.update:

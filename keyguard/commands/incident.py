@@ -1,13 +1,12 @@
 """``keyguard incident KEY``: a leaked key from start to finish.
 
 Wiring only: read the key (stdin, a terminal prompt, the argument) or a
-``kg1:`` fingerprint, then ``keyguard.incident``: locate it everywhere, identify
-it through the API (unless ``--offline``), revoke it if live (confirmed unless
-``--yes``), write ``incident.md``/``incident.json`` and the filter-repo
-replacement file into the output directory, print the summary and the purge
-plan, and with ``--purge`` rewrite a fresh mirror clone and re-scan it.
+``kg1:`` fingerprint, check that the output directory and the ledger's folder
+can be written, build the API client (unless ``--offline``), then hand over to
+``keyguard.incident.respond`` (locate, identify, revoke if live, purge plan,
+reports) and print the summary. The prompts live here.
 Exit 0: handled (revoked, or not live); 1: live or unknown and not revoked,
-or the purge left the key behind; 2: usage.
+or the purge left the key behind; 2: usage; 5: revoked, then a step failed.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from keyguard.sanitize import clean_lines
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -36,7 +37,7 @@ def register(p: argparse.ArgumentParser) -> None:
                      help="run git filter-repo on a fresh mirror clone (in the output directory) and "
                           "re-scan it; your repository is not touched; needs git-filter-repo")
     api = p.add_argument_group("FluxLoop API")
-    from keyguard.fluxloop.options import add_api_options
+    from keyguard.commands.common import add_api_options
     add_api_options(api)
 
 
@@ -95,20 +96,20 @@ def _output_dir(args: argparse.Namespace, root: Path, git_dir: Path, bare: bool)
     return out
 
 
-def _confirm(from_stdin: bool, prompt: str):
-    """A function asking ``prompt`` on the terminal (stdin, else /dev/tty); None with no terminal."""
+def _confirm(from_stdin: bool):
+    """A function asking a yes/no question on the terminal (stdin, else /dev/tty); None with no terminal."""
     if sys.stdin is not None and sys.stdin.isatty() and not from_stdin:
-        def ask() -> bool:
+        def ask(prompt: str) -> bool:
             try:
                 return input(prompt).strip().lower() in ("y", "yes")
             except EOFError:
                 return False
         return ask
     if sys.stderr.isatty() and os.path.exists("/dev/tty"):
-        def ask_tty() -> bool:
+        def ask_tty(prompt: str) -> bool:
             try:
                 with open("/dev/tty", "r+", encoding="utf-8") as tty:
-                    tty.write(prompt)
+                    tty.write(clean_lines(prompt))
                     tty.flush()
                     return tty.readline().strip().lower() in ("y", "yes")
             except OSError:
@@ -117,24 +118,18 @@ def _confirm(from_stdin: bool, prompt: str):
     return None
 
 
-def _say(args: argparse.Namespace, text: str) -> None:
-    if not args.quiet:
-        print(f"keyguard: {text}", file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
-    """Handle the incident; exit 0 handled, 1 not handled, 2 usage."""
-    from keyguard.errors import ApiError, KeyguardError, UsageError
-    from keyguard.git import repo as grepo
-    from keyguard.incident import identify, purge, report, timeline
-    from keyguard.incident.candidates import find_secret, is_fingerprint
-    from keyguard.incident.facts import Incident
-    from keyguard.incident.ledger import Ledger
-    from keyguard.incident.locate import locate
-    from keyguard.incident.revoke import DONE, recorded, revoke_if_live
-    from keyguard.model import Revocation
+    """Handle the incident; exit 0 handled, 1 not handled, 2 usage, 5 revoked and then failed."""
+    import shutil
+
+    from keyguard.commands.common import check_writable_dir, say
+    from keyguard.errors import GitError, UsageError
     from keyguard.detect.rulepack import load_rules
-    from keyguard.redact import fingerprint, redact, scrub
+    from keyguard.git import repo as grepo
+    from keyguard.incident import purge
+    from keyguard.incident.respond import Request, respond
+    from keyguard.redact import remember, scrub
+    from keyguard.report import incident as report
 
     if args.yes and args.no_revoke:
         raise UsageError("--yes and --no-revoke contradict each other")
@@ -142,91 +137,62 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path(args.repo) if args.repo else Path.cwd()
     if args.repo and not cwd.is_dir():
         raise UsageError(f"--repo {args.repo}: not a directory")
+    if shutil.which("git") is None:
+        raise GitError("git is not installed or not on PATH (keyguard incident reads the repository with it)")
     root = grepo.require_repo(cwd)
-    bare = grepo.is_bare(root)
     git_dir = grepo.common_dir(root)
     if args.purge and purge.find_filter_repo() is None:
         raise purge.FilterRepoMissing(purge.INSTALL_HINT)
+    secret = _secret(args, root, value)
+    remember(secret)
+    load_rules()  # redaction shows the key prefixes the rules define
+    out_dir = _output_dir(args, root, git_dir, grepo.is_bare(root))
+    if args.purge and (out_dir / "mirror.git").exists():
+        raise UsageError(f"{out_dir / 'mirror.git'} already exists: remove it or choose another --output-dir")
+    check_writable_dir(out_dir, "--output-dir")  # before anything is done
+    if not (args.offline or args.no_revoke):
+        check_writable_dir(git_dir / "keyguard", "the revocation ledger's folder")
+
+    client, ident = _client(args)
+    inc = respond(secret, Request(root, git_dir, out_dir, no_revoke=args.no_revoke, yes=args.yes, purge=args.purge),
+                  client=client, writer=report, ident=ident, say=lambda text: say(args, text),
+                  confirm=_confirm(from_stdin))
+    sys.stdout.write(clean_lines(scrub(report.to_text(inc, verbose=args.verbose), [secret])))
+    sys.stdout.flush()
+    return inc.exit_code
+
+
+def _secret(args: argparse.Namespace, root: Path, value: str) -> str:
+    """The secret: ``value`` itself, or the key a ``kg1:`` fingerprint names (searched for in the repository)."""
+    from keyguard.commands.common import say
+    from keyguard.errors import KeyguardError
+    from keyguard.incident.candidates import find_secret, is_fingerprint
 
     if is_fingerprint(value):
         fp = value.strip().lower()
-        _say(args, f"looking for the key with fingerprint {fp} (every object and file)...")
+        say(args, f"looking for the key with fingerprint {fp} (every object and file)...")
         found = find_secret(root, fp)
         if found is None:
             raise KeyguardError(f"no key with fingerprint {fp} is in this repository (objects, reflogs, "
                                 "working tree); pass the key itself on stdin")
-        secret = found
-    else:
-        _check_value(value)
-        secret = value
-        if args.key not in (None, "-"):
-            _say(args, "the key was given as an argument: it may now be in your shell history; "
-                       "pass it on stdin next time")
-        fp = fingerprint(secret)
-    load_rules()  # redaction shows the key prefixes the rules define
-    shown = redact(secret)
-    out_dir = _output_dir(args, root, git_dir, bare)
-    if args.purge and (out_dir / "mirror.git").exists():
-        raise UsageError(f"{out_dir / 'mirror.git'} already exists: remove it or choose another --output-dir")
+        return found
+    _check_value(value)
+    if args.key not in (None, "-"):
+        from keyguard.commands.common import warn_key_on_command_line
+        warn_key_on_command_line("the key", "it may also be in your shell history; pass it on stdin "
+                                            "(keyguard incident - < FILE) or give its fingerprint")
+    return value
 
-    # 1. where it is
-    location = locate(root, secret)
 
-    # 2. what it is
+def _client(args: argparse.Namespace):
+    """``(client, None)``, or ``(None, identification)`` when offline or the API cannot be used at all."""
+    from keyguard.commands.common import api_client
+    from keyguard.errors import ApiError
+    from keyguard.incident import identify
+
     if args.offline:
-        ident = identify.offline()
-        client = None
-    else:
-        try:
-            from keyguard.fluxloop.options import client_from_args
-            client = client_from_args(args, require_operator=False)
-            ident = identify.identify(client, secret)
-        except ApiError as exc:
-            client = None
-            ident = identify.unavailable(str(exc))
-
-    # 3. revoke it
-    ledger = Ledger(git_dir / "keyguard" / "revocations.json")
-    v = ident.verification
-    if client is None or args.no_revoke:
-        revocation = recorded(ledger, fp)
-        if revocation is None and args.no_revoke and v.status == "live":
-            revocation = Revocation("declined", reason="--no-revoke")
-    else:
-        key_desc = f"{shown} (id {v.key_id}, '{v.name}', tenant {v.tenant})"
-        revocation = revoke_if_live(client, secret, fp, ident, ledger, yes=args.yes,
-                                    confirm=_confirm(from_stdin, f"Revoke the live key {key_desc} now? [y/N] "))
-
-    # 4./5. report and purge plan
-    warnings: list[str] = []
-    has_history = any(report.needs_rewrite(o) for o in location.occurrences)
-    repl_path = out_dir / "replacements.txt"
-    cmds: tuple[str, ...] = ()
-    remote = ""
-    if has_history:
-        purge.write_replacements(repl_path, purge.replacement_lines(secret, location))
-        remote = grepo.remote_url(root)
-        cmds = tuple(purge.commands(root, remote, repl_path, fp))
-    purged = None
-    if args.purge:
-        if has_history:
-            _say(args, "rewriting a fresh mirror clone with git filter-repo (your repository is not touched)...")
-            purged = purge.run_purge(root, secret, repl_path, out_dir / "mirror.git")
-        else:
-            warnings.append("--purge: the key is in no commit, tag or object; nothing to rewrite")
-
-    off = revocation is not None and revocation.outcome in DONE
-    anomaly = off and v.status == "live" and revocation is not None and "earlier" in revocation.reason
-    handled = (off and not anomaly) or v.status in ("invalid", "expired", "revoked")
-    exit_code = 0 if handled and (purged is None or purged.clean) else 1
-    tl = timeline.build(location, ident, revocation)
-    inc = Incident(
-        redacted=shown, fingerprint=fp, repository=str(root), location=location, identification=ident,
-        revocation=revocation, timeline=tl, output_dir=str(out_dir),
-        replacements_file=str(repl_path) if has_history else "", purge_commands=cmds, remote_url=remote,
-        purge=purged, remediation=report.remediation(location, ident, revocation, tl, has_history),
-        warnings=tuple(warnings), exit_code=exit_code)
-    report.write_files(out_dir, inc, secret)
-    sys.stdout.write(scrub(report.to_text(inc, verbose=args.verbose), [secret]))
-    sys.stdout.flush()
-    return exit_code
+        return None, identify.offline()
+    try:
+        return api_client(args, require_operator=False), None
+    except ApiError as exc:
+        return None, identify.unavailable(str(exc))

@@ -26,7 +26,7 @@ THRESHOLDS = (("unused_days", "--unused-days", "unused: last use older than N da
 
 
 def _bounded(*args):
-    from keyguard.fluxloop.options import bounded
+    from keyguard.commands.common import bounded
     return bounded(*args)
 
 
@@ -37,7 +37,7 @@ _page_size = _bounded(int, 1, 500, "a page size")
 
 def register(p: argparse.ArgumentParser) -> None:
     """Add ``keys``' arguments and its ``show`` sub-command."""
-    from keyguard.fluxloop.options import add_api_options
+    from keyguard.commands.common import add_api_options
 
     p.add_argument("--tenant", metavar="NAME", help="tenant to report on (default: the operator credential's)")
     p.add_argument("-f", "--format", choices=FORMATS, default="text", help="output format (default: text)")
@@ -91,17 +91,16 @@ def run(args: argparse.Namespace) -> int:
     """The hygiene report (or ``show``); exit 0 healthy, 1 findings at --fail-on or worse, 2 errors."""
     if getattr(args, "action", None) == "show":
         return _show(args)
-    import sys
 
     from keyguard.fluxloop.hygiene import check_keys, policy_from_config
-    from keyguard.fluxloop.options import client_from_args
+    from keyguard.commands.common import api_client
     from keyguard.model import ScanReport
     from keyguard.report.interface import ReportOptions, write_report
 
     table = _hygiene_config()
     fail_on = _fail_on(args, table)
     policy = policy_from_config(table, {dest: getattr(args, dest) for dest, _, _ in THRESHOLDS})
-    client = client_from_args(args)
+    client = api_client(args)
     tenant = args.tenant or client.whoami().tenant
     records = client.list_keys(tenant, limit=args.page_size)
     found = check_keys(records, policy)
@@ -112,28 +111,27 @@ def run(args: argparse.Namespace) -> int:
     import os
     options = ReportOptions(color=False if os.environ.get("NO_COLOR") else None, verbose=args.verbose)
     write_report(report, args.format, args.output, options)
-    if args.output and not args.quiet:
-        print(f"keyguard: {len(found)} hygiene findings for {len(records)} keys of tenant '{tenant}' "
-              f"written to {args.output}", file=sys.stderr)
-    if fail_on is not None and any(h.severity.rank >= fail_on.rank for h in found):
-        return 1
-    return 0
+    if args.output:
+        from keyguard.commands.common import say
+        say(args, f"{len(found)} hygiene findings for {len(records)} keys of tenant '{tenant}' "
+                  f"written to {args.output}")
+    from keyguard.errors import exit_code
+    return exit_code(hygiene=found, fail_on_hygiene=fail_on)
 
 
 def _show(args: argparse.Namespace) -> int:
     """``keys show KEY_ID``: record, hygiene and usage of one key (usage needs manage_keys or the key)."""
-    import json
     import sys
-    from dataclasses import asdict
 
     from keyguard.errors import ApiError
     from keyguard.fluxloop.client import InsufficientScope, NotFound
     from keyguard.fluxloop.hygiene import check_key, policy_from_config
-    from keyguard.fluxloop.options import client_from_args
-    from keyguard.fluxloop.records import fmt_time
+    from keyguard.commands.common import api_client
+    from keyguard.report import key_detail
+    from keyguard.report.key_detail import KeyDetail
 
     policy = policy_from_config(_hygiene_config(), {dest: getattr(args, dest) for dest, _, _ in THRESHOLDS})
-    client = client_from_args(args)
+    client = api_client(args)
     me = client.whoami()
     tenant = args.tenant or me.tenant
     notes: list[str] = []
@@ -152,52 +150,9 @@ def _show(args: argparse.Namespace) -> int:
     except (InsufficientScope, NotFound) as exc:
         notes.append(f"usage not available: {exc}")
     findings = check_key(record, policy)
-
+    detail = KeyDetail(tenant, record, tuple(findings), usage, args.days, tuple(notes))
     if args.json:
-        out = {"tenant": tenant, "key": asdict(record),
-               "hygiene": [{"check": h.check, "severity": h.severity.value, "message": h.message}
-                           for h in findings],
-               "usage": None if usage is None else asdict(usage), "days": args.days, "notes": notes}
-        if usage is not None:
-            for k in ("by_operation", "by_project", "by_day"):
-                out["usage"][k] = dict(getattr(usage, k))
-        json.dump(out, sys.stdout, indent=2)
-        print()
-        return 0
-
-    r = record
-    lines = [f"Key {r.id}: {r.name or '(unnamed)'}",
-             f"  tenant:      {tenant}",
-             f"  hint:        {r.key_hint or '-'}",
-             f"  type:        {r.type}",
-             f"  owner:       {r.created_by or '-'}"]
-    if r.description:
-        lines.append(f"  description: {r.description}")
-    lines += [f"  projects:    {'All Projects' if '*' in r.projects else ', '.join(r.projects) or 'none'}",
-              f"  permissions: {'all (*)' if '*' in r.permissions else ', '.join(r.permissions) or 'none'}",
-              f"  created:     {fmt_time(r.created_at, 'unknown')}",
-              f"  expires:     {fmt_time(r.expires_at)}",
-              f"  last used:   {fmt_time(r.last_used)}",
-              f"  revoked:     {'yes' if r.revoked else 'no'}"]
-    lines.append("Hygiene:" if findings else "Hygiene: no findings")
-    lines += [f"  [{h.severity.value}] {h.check}: {h.message}" for h in findings]
-    if usage is not None:
-        total = usage.total_requests
-        lines.append(f"Usage (last {args.days} days): {total} requests")
-        for title, pairs in (("by operation", usage.by_operation), ("by project", usage.by_project)):
-            if pairs:
-                lines.append(f"  {title}:")
-                for name, n in sorted(pairs, key=lambda p: -p[1]):
-                    pct = f" ({100 * n / total:.0f}%)" if total else ""
-                    lines.append(f"    {name}: {n}{pct}")
-        if usage.by_day:
-            lines.append("  by day:")
-            lines += [f"    {day}: {n}" for day, n in sorted(usage.by_day)]
-        lines += [f"  last used:   {fmt_time(usage.last_used)}",
-                  f"  last IP:     {usage.last_ip or '-'}",
-                  f"  location:    {usage.last_location or '-'}",
-                  f"  user agent:  {usage.last_user_agent or '-'}"]
-    for n in notes:
-        lines.append(f"note: {n}")
-    print("\n".join(lines))
+        key_detail.write_json(detail, sys.stdout)
+    else:
+        sys.stdout.write(key_detail.to_text(detail))
     return 0

@@ -18,7 +18,7 @@ def register(p: argparse.ArgumentParser) -> None:
                        description="Merge the JSON reports of an organisation audit's shards into one "
                                    "SARIF log, one JSON document and one Markdown summary.")
     m.add_argument("inputs", nargs="+", metavar="REPORT", help="JSON report files or folders of them")
-    from keyguard.commands.audit import add_outputs
+    from keyguard.commands.common import add_outputs
     add_outputs(m, "keyguard-org.sarif", "keyguard-org.json", "keyguard-org.md")
 
 

@@ -12,7 +12,7 @@ import argparse
 
 def register(p: argparse.ArgumentParser) -> None:
     """Add ``whoami``'s arguments."""
-    from keyguard.fluxloop.options import add_api_options
+    from keyguard.commands.common import add_api_options
 
     p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
     add_api_options(p.add_argument_group("FluxLoop API"))
@@ -23,11 +23,13 @@ def run(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from keyguard.fluxloop.options import client_from_args
+    from keyguard.commands.common import api_client
     from keyguard.fluxloop.records import fmt_time
     from keyguard.redact import scrub
+    from keyguard.sanitize import clean
+    from keyguard.report.summary import plural
 
-    client = client_from_args(args)
+    client = api_client(args)
     ident = client.whoami()
     k = ident.key
     if args.json:
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         expiry = "never"
     else:
         left = int((k.expires_at - now) // 86400)
-        expiry = fmt_time(k.expires_at) + (f" ({left} days left)" if left >= 0 else " (expired)")
+        expiry = fmt_time(k.expires_at) + (f" ({plural(left, 'day')} left)" if left >= 0 else " (expired)")
     orgs = ", ".join(f"{o.name} ({o.role})" if o.role else o.name for o in ident.organizations) or "none"
     projects = "All Projects" if "*" in k.projects else (", ".join(k.projects) or "none")
     perms = "all ('*')" if "*" in k.permissions else (", ".join(k.permissions) or "none")
@@ -57,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
                                                                     "others' keys need manage_keys)")]
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
-        print(scrub(f"{label + ':':<{width + 1}} {value}", [client.operator.token]))
+        print(clean(scrub(f"{label + ':':<{width + 1}} {value}", [client.operator.token])))
     return 0
 

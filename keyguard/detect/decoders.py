@@ -199,27 +199,33 @@ def open_zip(data: bytes):
         return None
 
 
-def zip_members(archive, max_total: int, max_members: int) -> Iterator[tuple[str, bytes]]:
-    """``(member path, bytes)`` of an open zip; stops after ``max_total`` uncompressed bytes.
+def zip_members(archive, budget) -> Iterator[tuple[str, bytes]]:
+    """``(member path, bytes)`` of an open zip, drawn from ``budget``.
 
-    Sizes declared in the archive are not trusted (zip bombs): every member is read
-    with a byte budget. Encrypted, unreadable or corrupt members are skipped.
+    ``budget`` has ``zip_bytes`` and ``zip_members`` (what is left for the whole
+    tree of nested archives: a nested zip draws on its parent's budget, not a fresh
+    one) and ``zip_cut``, set when something was left unread. Sizes declared in the
+    archive are not trusted (zip bombs): every member is read with the byte budget
+    left. Encrypted, unreadable or corrupt members are skipped.
     """
     import zipfile
     import zlib
 
-    budget = max_total
     with archive:
-        for info in archive.infolist()[:max_members]:
-            if budget <= 0:
+        for info in archive.infolist():
+            if budget.zip_bytes <= 0 or budget.zip_members <= 0:
+                budget.zip_cut = True
                 return
             if info.is_dir() or info.flag_bits & 0x1:
                 continue
+            budget.zip_members -= 1
             try:
                 with archive.open(info) as member:
-                    content = member.read(budget)
+                    content = member.read(budget.zip_bytes)
+                    if len(content) == budget.zip_bytes and member.read(1):
+                        budget.zip_cut = True
             except (zipfile.BadZipFile, RuntimeError, NotImplementedError, ValueError, OSError,
                     EOFError, zlib.error):
                 continue
-            budget -= len(content)
+            budget.zip_bytes -= len(content)
             yield info.filename, content

@@ -52,8 +52,20 @@ LINE_WINDOW = 512
 """Characters kept on each side of the key when a line is cut."""
 MAX_NEEDLE_HITS = 4096
 """Base64 needle occurrences examined per needle per text (bounds hostile input)."""
+MAX_SUPPRESSED_KEPT = 1000
+"""Suppressed hits kept per input (a file of 400 000 ``flux_prod_abab...`` is hostile); the rest
+are counted in one ``limit:`` hit."""
+MAX_KEYS_KEPT = 10_000
+"""Unsuppressed hits kept per input; past it one ``limit:`` hit says how many were not kept."""
 MAX_PLACEHOLDERS = 1000
-"""Suppressed placeholder candidates kept per text (a file of 400 000 ``flx_...`` is hostile)."""
+"""Placeholder candidates looked at per input (a file of 400 000 ``flx_...`` is hostile)."""
+LARGE_TEXT = 4 * 1024 * 1024
+"""A whole text larger than this is scanned in windows (bounded candidate lists)."""
+LARGE_STEP = 1024 * 1024
+"""Window size for texts over ``LARGE_TEXT``."""
+LIMIT = "limit:"
+"""Prefix of the ``Hit.suppressed`` reason of a hit that reports a bound reached, not a key
+(``scan.collect`` turns it into a warning naming the file)."""
 EXPIRED_SEVERITY = Severity.LOW
 """Severity of a FluxLoop JWT API key whose ``exp`` has passed."""
 
@@ -79,7 +91,62 @@ _ESCAPE_AHEAD = rb"(?=[A-Za-z0-9_]{0,16}(?:%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\x
 _ESCAPE_WINDOW = 4096
 _ESCAPE_MARGIN = 1024  # longer than any key written with every character escaped
 MAX_ESCAPE_WINDOWS = 4096
-"""Escaped regions decoded per text at most (16 MB of escaped text)."""
+"""Escaped regions decoded per input at most (16 MB of escaped text)."""
+
+
+class _Limits:
+    """What one top-level input may still cost: one budget for a whole tree of nested archives.
+
+    Made fresh by ``scan``/``scan_chunks``, passed down through every nested zip and
+    window of that input, so a zip of zips of zips shares one decompression budget.
+    """
+
+    __slots__ = ("zip_bytes", "zip_members", "zip_cut", "kept", "dropped", "judged", "rule", "escapes",
+                 "placeholders")
+
+    def __init__(self, zip_bytes: int, zip_members: int, rule: Rule | None = None):
+        self.zip_bytes = zip_bytes
+        self.zip_members = zip_members
+        self.zip_cut = False
+        self.kept = {True: 0, False: 0}
+        """Hits kept so far, suppressed (True) and not (False)."""
+        self.dropped = {True: 0, False: 0}
+        self.judged: dict[tuple[str, bytes], object] = {}
+        """Judgements of repeated candidates (rule id, value) -> ``_judge`` result; bounded."""
+        self.rule: Rule | None = rule
+        """The rule a ``limit:`` hit names (a ``Hit`` needs one): the first dropped hit's."""
+        self.escapes = MAX_ESCAPE_WINDOWS
+        """Escaped regions that may still be decoded."""
+        self.placeholders = MAX_PLACEHOLDERS
+        """Placeholder candidates that may still be looked at."""
+
+    def keep(self, suppressed: bool, rule: Rule) -> bool:
+        """Whether one more hit of this kind fits; counts it as dropped when not."""
+        cap = MAX_SUPPRESSED_KEPT if suppressed else MAX_KEYS_KEPT
+        if self.kept[suppressed] < cap:
+            self.kept[suppressed] += 1
+            return True
+        self.dropped[suppressed] += 1
+        self.rule = rule
+        return False
+
+    def hits(self) -> list[Hit]:
+        """One ``limit:`` hit per bound reached (no secret in it)."""
+        out = []
+        notes = []
+        if self.dropped[False]:
+            notes.append(f"{self.dropped[False]} more keys not reported (at most {MAX_KEYS_KEPT} per file)")
+        if self.dropped[True]:
+            notes.append(f"{self.dropped[True]} more placeholder matches not kept")
+        if self.zip_cut:
+            notes.append("archive contents beyond the decompression budget not scanned")
+        for note in notes:
+            rule = self.rule
+            if rule is None:
+                continue
+            out.append(Hit(rule=rule, secret="", line=0, column=0, end_column=0,
+                           suppressed=f"{LIMIT} {note}"))
+        return out
 
 
 @dataclass(frozen=True)
@@ -278,7 +345,9 @@ class Detector:
         """All hits in ``data``, suppressed ones included (``Hit.suppressed`` says why)."""
         if not data or not self.might_contain(data):
             return []
-        return self._scan_blob(bytes(data), 0, "", self._clock())
+        limits = self._limits()
+        hits = self._scan_blob(bytes(data), 0, "", self._clock(), limits)
+        return hits + limits.hits()
 
     def scan_chunks(self, chunks: Iterable[bytes]) -> list[Hit]:
         """Like ``scan`` over the concatenation of ``chunks``, in memory bounded by the chunk size.
@@ -295,6 +364,7 @@ class Detector:
         if not first:
             return []
         now = self._clock()
+        limits = self._limits()
         rest: Iterator[bytes] = it
         if first[:4] == decoders.ZIP_MAGIC:
             data = bytearray(first)
@@ -304,7 +374,7 @@ class Detector:
                     rest = chain([bytes(data)], it)
                     break
             else:
-                return self._scan_blob(bytes(data), 0, "", now)
+                return self._scan_blob(bytes(data), 0, "", now, limits) + limits.hits()
             first = next(rest)
         label = ""
         order = decoders.utf16_order(first[:1024])
@@ -315,27 +385,41 @@ class Detector:
             if first[:3] == codecs.BOM_UTF8:
                 first = first[3:]
             stream = chain([first], rest)
-        return self._scan_stream(stream, label, now)
+        return self._scan_stream(stream, label, now, limits) + limits.hits()
 
     # ---- whole inputs -------------------------------------------------------------
 
     def _clock(self) -> float:
         return time.time() if self.now is None else self.now
 
-    def _scan_blob(self, data: bytes, depth: int, label: str, now: float) -> list[Hit]:
-        """Hits in one whole input (a file, a blob, a zip member)."""
+    def _limits(self) -> _Limits:
+        return _Limits(self.max_zip_bytes, self.max_zip_members, self.rules[0] if self.rules else None)
+
+    def _scan_blob(self, data: bytes, depth: int, label: str, now: float, limits: _Limits) -> list[Hit]:
+        """Hits in one whole input (a file, a blob, a zip member).
+
+        Nested archives draw on the one ``limits`` budget of the top-level input;
+        a text over ``LARGE_TEXT`` is scanned in windows so no list grows with it.
+        """
         if data[:4] == decoders.ZIP_MAGIC and depth <= MAX_DEPTH:
             archive = decoders.open_zip(data)
             if archive is not None:
+                del data  # the archive holds its own reference; members are read one at a time
                 hits: list[Hit] = []
-                for name, content in decoders.zip_members(archive, self.max_zip_bytes, self.max_zip_members):
+                for name, content in decoders.zip_members(archive, limits):
                     if content and self.might_contain(content):
-                        hits += self._scan_blob(content, depth + 1, _join(label, f"zip:{name}"), now)
+                        hits += self._scan_blob(content, depth + 1, _join(label, f"zip:{name}"), now, limits)
                 return hits
         buf, enc = decoders.text_view(data)
-        return self._to_hits(buf, self._candidates(buf, depth), _join(label, enc), now)
+        del data
+        if len(buf) > LARGE_TEXT:
+            view = memoryview(buf)
+            windows = (bytes(view[i:i + LARGE_STEP]) for i in range(0, len(buf), LARGE_STEP))
+            return self._scan_stream(windows, _join(label, enc), now, limits, depth, LARGE_STEP)
+        return self._to_hits(buf, self._candidates(buf, depth, limits), _join(label, enc), now, limits)
 
-    def _scan_stream(self, stream: Iterator[bytes], label: str, now: float) -> list[Hit]:
+    def _scan_stream(self, stream: Iterator[bytes], label: str, now: float, limits: _Limits,
+                     depth: int = 0, step: int = MIN_STEP) -> list[Hit]:
         """Hits in a stream of text chunks, windows overlapping by ``OVERLAP`` bytes."""
         hits: list[Hit] = []
         tail = b""
@@ -346,7 +430,7 @@ class Detector:
             pending = bytearray(tail)
             for chunk in stream:
                 pending += chunk
-                if len(pending) - len(tail) >= MIN_STEP:
+                if len(pending) - len(tail) >= step:
                     break
             else:
                 more = False
@@ -354,8 +438,8 @@ class Detector:
             del pending
             cutoff = len(window) if not more else max(0, len(window) - OVERLAP)
             if window and self.might_contain(window):
-                cands = [c for c in self._candidates(window, 0) if c.start < cutoff]
-                hits += self._to_hits(window, cands, label, now, line_base, col_base)
+                cands = [c for c in self._candidates(window, depth, limits) if c.start < cutoff]
+                hits += self._to_hits(window, cands, label, now, limits, line_base, col_base)
             newlines = window.count(b"\n", 0, cutoff)
             if newlines:
                 line_base += newlines
@@ -367,7 +451,7 @@ class Detector:
 
     # ---- candidates -------------------------------------------------------------
 
-    def _candidates(self, buf: bytes, depth: int) -> list[_Candidate]:
+    def _candidates(self, buf: bytes, depth: int, limits: _Limits) -> list[_Candidate]:
         """Every match in ``buf``: rule regexes, placeholders, escaped and base64 forms."""
         present = [n for n in self._plain if n in buf]
         cands: list[_Candidate] = []
@@ -381,10 +465,10 @@ class Detector:
                             cands.append(_Candidate(s, e, rule, m.group(g)))
             cands = self._most_specific(cands)
             spans = [(c.start, c.end) for c in cands]
-            cands += self._placeholders(buf, spans)
-            cands += self._escaped(buf, spans)
+            cands += self._placeholders(buf, spans, limits)
+            cands += self._escaped(buf, spans, limits)
         if depth < MAX_DEPTH:
-            cands += self._base64(buf, depth)
+            cands += self._base64(buf, depth, limits)
         return cands
 
     @staticmethod
@@ -405,7 +489,7 @@ class Detector:
                 return prefix, rule
         return None
 
-    def _placeholders(self, buf: bytes, spans: list[tuple[int, int]]) -> list[_Candidate]:
+    def _placeholders(self, buf: bytes, spans: list[tuple[int, int]], limits: _Limits) -> list[_Candidate]:
         """Key prefixes followed by something that is not a key, with the reason why."""
         out = []
         for root, loose in self._loose:
@@ -413,7 +497,7 @@ class Detector:
                 continue
             for m in loose.finditer(buf):
                 s = m.start()
-                if len(out) >= MAX_PLACEHOLDERS:
+                if limits.placeholders <= 0:
                     return out
                 if _inside(spans, s):
                     continue
@@ -428,10 +512,12 @@ class Detector:
                     short = self._assigned_key(buf, s, m.group(), prefix, rule)
                     if short is not None:
                         out.append(short)
+                        limits.placeholders -= 1
                         continue
                 if reason:
                     token = m.group().rstrip(b",;:)]}'\"") if not m.group().endswith(b"...") else m.group()
                     out.append(_Candidate(s, s + len(token), rule, token, suppressed=reason))
+                    limits.placeholders -= 1
         return out
 
     @staticmethod
@@ -457,26 +543,26 @@ class Detector:
             return None
         return _Candidate(s, s + len(prefix) + len(body), rule, prefix + body, assigned=True)
 
-    def _escaped(self, buf: bytes, spans: list[tuple[int, int]]) -> list[_Candidate]:
+    def _escaped(self, buf: bytes, spans: list[tuple[int, int]], limits: _Limits) -> list[_Candidate]:
         """Keys written with URL (``%5F``) or JSON (``\\u005f``) escapes, decoded in place.
 
         A region is decoded once (``_ESCAPE_WINDOW`` bytes); keys starting in its first
         part are taken from it, the rest is left to the next region, so every escaped
-        key is seen once and the work is bounded by ``MAX_ESCAPE_WINDOWS``.
+        key is seen once and the work is bounded by ``MAX_ESCAPE_WINDOWS`` per input.
         """
         found: list[_Candidate] = []
         key_rules = [r for r in self.rules if r.kind == "key"]
         for stem, trigger in self._escapes:
             if stem not in buf:
                 continue
-            next_free = windows = 0
+            next_free = 0
             for m in trigger.finditer(buf):
                 s = m.start()
                 if s < next_free or _inside(spans, s):
                     continue
-                if windows >= MAX_ESCAPE_WINDOWS:
+                if limits.escapes <= 0:
                     break
-                windows += 1
+                limits.escapes -= 1
                 un = decoders.unescape(buf[s:s + _ESCAPE_WINDOW])
                 take_until = len(buf) if s + _ESCAPE_WINDOW >= len(buf) else s + _ESCAPE_WINDOW - _ESCAPE_MARGIN
                 next_free = take_until
@@ -494,7 +580,7 @@ class Detector:
                             found.append(_Candidate(start, s + un.original(e), rule, mm.group(g), "+".join(sorted(used))))
         return [c for c in self._most_specific(found) if not _inside(spans, c.start)]
 
-    def _base64(self, buf: bytes, depth: int) -> list[_Candidate]:
+    def _base64(self, buf: bytes, depth: int, limits: _Limits) -> list[_Candidate]:
         """Keys inside base64 runs (any byte alignment), positioned at the run."""
         out: list[_Candidate] = []
         done: list[tuple[int, int]] = []  # decoded runs, kept sorted
@@ -510,7 +596,7 @@ class Detector:
                         start, end, decoded = window
                         insort(done, (start, end))
                         if any(stem in decoded for stem in self._key_stems):
-                            for c in self._candidates(decoded, depth + 1):
+                            for c in self._candidates(decoded, depth + 1, limits):
                                 if (start, c.secret) not in seen:
                                     seen.add((start, c.secret))
                                     out.append(_Candidate(start, end, c.rule, c.secret,
@@ -539,21 +625,33 @@ class Detector:
             return None, (EXPIRED_SEVERITY if facts.expired(now) else None), details
         return filters.placeholder_reason(secret, c.rule), None, ()
 
-    def _to_hits(self, buf: bytes, cands: list[_Candidate], label: str, now: float,
+    def _to_hits(self, buf: bytes, cands: list[_Candidate], label: str, now: float, limits: _Limits,
                  line_base: int = 0, col_base: int = 0) -> list[Hit]:
         """Turn candidates into ``Hit``s with line, column and line text.
 
         ``line_base`` lines and ``col_base`` characters of the first line precede ``buf``
-        (``scan_chunks`` windows).
+        (``scan_chunks`` windows). A value met again is judged once; past the caps of
+        ``limits`` hits are counted, not built.
         """
         hits = []
         line, line_start = line_base + 1, 0
         pos, col_pos, col = 0, 0, col_base + 1
+        memo = limits.judged
         for c in sorted(cands, key=lambda c: (c.start, c.end)):
-            judged = self._judge(c, now)
+            if c.suppressed or c.assigned:
+                judged = self._judge(c, now)
+            else:
+                mkey = (c.rule.id, c.secret)
+                judged = memo.get(mkey, memo)
+                if judged is memo:
+                    judged = self._judge(c, now)
+                    if len(memo) < MAX_KEYS_KEPT:
+                        memo[mkey] = judged
             if judged is None:
                 continue
             suppressed, severity, details = judged
+            if not limits.keep(suppressed is not None, c.rule):
+                continue
             newlines = buf.count(b"\n", pos, c.start)
             if newlines:
                 line += newlines

@@ -1,7 +1,9 @@
 """The FluxLoop HTTP client: the four endpoints of the key-management API, with bounded retries.
 
-Plain ``urllib.request``: a timeout on every call, HTTPS certificate checks on
-(the default SSL context), proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
+Plain ``urllib.request``: an overall limit on every request and a deadline on
+the run (``keyguard.fluxloop.deadline``), HTTPS certificate checks on (the
+default SSL context, which reads ``SSL_CERT_FILE``/``SSL_CERT_DIR``; a
+``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` file is trusted too), proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
 (urllib's ``ProxyHandler`` reads them), and redirects *not* followed, because
 urllib would resend the ``Authorization`` header to wherever a redirect points.
 
@@ -11,6 +13,7 @@ number of attempts and a total wait. When the answer could not be learned the
 client raises ``ApiUnavailable`` (callers turn it into status ``unknown``,
 never ``invalid``). Secrets travel only in the ``Authorization`` header; any
 text from the server is scrubbed of the bearer before it reaches a message.
+Nothing here prints: waits past two seconds are told to ``notify``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import email.utils
 import http.client
 import json
 import logging
+import os
 import random
 import socket
 import ssl
@@ -33,15 +37,21 @@ from keyguard import __version__
 from keyguard.errors import ApiError, CredentialError
 from keyguard.fluxloop import records
 from keyguard.fluxloop.credentials import ApiSettings, Credential
+from keyguard.fluxloop.deadline import NOTICE_AFTER, Deadline, Notify, RequestTimeout, bounded_call
 from keyguard.model import KeyRecord, Verification
 from keyguard.redact import scrub
+from keyguard.sanitize import clean
 
 log = logging.getLogger("keyguard.fluxloop")
 
 MAX_BODY = 16 * 1024 * 1024
 """Largest response body read (bytes); more is an error, not a memory blow-up."""
-MAX_PAGES = 10_000
-"""Bound on list pages followed (500 keys each at most: far beyond any tenant)."""
+MAX_PAGES = 1_000
+"""Bound on list pages followed per list (500 keys each at most: far beyond any tenant)."""
+MAX_RUN_BYTES = 128 * 1024 * 1024
+"""Response bytes read per run (one client) at most: a cursor that never ends stops here."""
+MAX_RUN_KEYS = 100_000
+"""Key records accepted per run at most."""
 
 STATUS_BY_DESCRIPTION = {
     "Invalid API key": "invalid",
@@ -56,7 +66,7 @@ class RetryPolicy:
     """How long to wait for the API and how often to try again."""
 
     timeout: float = 10.0
-    """Seconds for each connect/read."""
+    """Seconds one request may take in all (connect, headers and body), not per read."""
     max_attempts: int = 4
     """Attempts per call, the first one included."""
     backoff: float = 0.5
@@ -136,13 +146,21 @@ class FluxLoopClient:
 
     def __init__(self, endpoint: str, credential: Credential | None = None, *,
                  credential_error: CredentialError | None = None, policy: RetryPolicy = RetryPolicy(),
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, deadline: Deadline | None = None,
+                 notify: Notify | None = None):
         self.endpoint = endpoint.rstrip("/")
         self.credential = credential
         self.credential_error = credential_error
         self.policy = policy
+        self.deadline = deadline or Deadline(None)
+        """The run's deadline: every request, retry and back-off of this client draws from it."""
+        self.notify = notify
+        """Told (one line) what is being waited for once a wait passes ``NOTICE_AFTER`` seconds."""
         self._sleep = sleep
-        self._ssl = ssl.create_default_context()  # certificate and host name checks on
+        self._ssl = tls_context()
+        self._bearers: set[str] = set()
+        """Every token sent as a bearer in this run: scrubbed from all API text."""
+        self.budget = RunBudget()
 
     @classmethod
     def from_settings(cls, settings: ApiSettings, policy: RetryPolicy = RetryPolicy(), **kw) -> "FluxLoopClient":
@@ -162,7 +180,7 @@ class FluxLoopClient:
         return self.credential
 
     # -- transport --------------------------------------------------------------------------
-    def _open(self, method: str, url: str, token: str) -> _Response:
+    def _open(self, method: str, url: str, token: str, timeout: float) -> _Response:
         """One HTTP exchange; raises OSError-family errors for transport failures."""
         req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
         req.add_header("Authorization", f"Bearer {token}")
@@ -172,34 +190,53 @@ class FluxLoopClient:
             req.add_header("Content-Type", "application/json")
         opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self._ssl), _NoRedirect())
         try:
-            resp = opener.open(req, timeout=self.policy.timeout)
+            resp = opener.open(req, timeout=timeout)
         except urllib.error.HTTPError as exc:  # an error status is still an answer
             resp = exc
         with resp:
-            raw = resp.read(MAX_BODY + 1)
+            raw = _read_body(resp, min(MAX_BODY, self.budget.bytes_left) + 1, timeout,
+                             f"{method} {_path_of(url)}")
             status = resp.status if hasattr(resp, "status") and resp.status else resp.code
             headers = {k.lower(): v for k, v in (resp.headers or {}).items()}
+        self.budget.bytes_left -= len(raw)
+        if self.budget.bytes_left < 0:
+            raise ApiError(f"{method} {_path_of(url)}: the API sent more than "
+                           f"{MAX_RUN_BYTES // (1024 * 1024)} MB in this run; stopped")
         if len(raw) > MAX_BODY:
             raise ApiError(f"{method} {_path_of(url)}: response larger than {MAX_BODY // (1024 * 1024)} MB")
         body = None
         if raw.strip():
             try:
                 body = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (UnicodeDecodeError, ValueError, RecursionError):  # JSON nested 200,000 deep
                 body = None
         return _Response(status, headers, body)
+
+    def _known(self) -> tuple[str, ...]:
+        """The secrets API text is scrubbed of: every bearer of the run, the operator's too."""
+        extra = (self.credential.token,) if self.credential is not None else ()
+        return tuple(self._bearers) + extra
 
     def _call(self, method: str, path: str, token: str, query: Mapping[str, object] | None = None) -> _Response:
         """``method path`` with bounded retries; the last answer, or ApiUnavailable."""
         url = self.endpoint + path + (("?" + urlencode(query)) if query else "")
+        self._bearers.add(token)
         p = self.policy
         waited = 0.0
         attempt = 0
         while True:
             attempt += 1
             delay: float | None = None
+            left = self.deadline.remaining()
+            if left <= 0:
+                raise ApiUnavailable(f"{method} {path}: the run's API deadline ({self.deadline.seconds:g}s, "
+                                     f"--api-deadline) has passed")
+            limit = min(p.timeout, left)
             try:
-                resp = self._open(method, url, token)
+                resp = bounded_call(lambda: self._open(method, url, token, limit), limit,
+                                    notify=self.notify, what=f"the FluxLoop API ({method} {path})")
+            except RequestTimeout as exc:
+                what = str(exc)
             except urllib.error.URLError as exc:  # wraps connect-time failures
                 reason = exc.reason
                 if isinstance(reason, ssl.SSLError):
@@ -211,7 +248,7 @@ class FluxLoopClient:
                     raise ApiError(f"{method} {path}: cannot reach {self.endpoint} ({reason})") from None
                 what = _describe_oserror(reason)
             except (TimeoutError, socket.timeout):
-                what = f"timed out after {p.timeout:g}s"
+                what = f"timed out after {limit:g}s"
             except (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionError) as exc:
                 what = _describe_oserror(exc)
             except (http.client.HTTPException, OSError) as exc:
@@ -221,25 +258,36 @@ class FluxLoopClient:
                     what = f"HTTP {resp.status}"
                     if resp.status in (429, 503):
                         ra = _retry_after(resp.headers.get("retry-after"))
+                        if ra is not None and ra > p.max_retry_after:
+                            raise ApiUnavailable(f"{method} {path}: HTTP {resp.status} asking to wait "
+                                                 f"{_seconds(ra)}, more than the {p.max_retry_after:g}s "
+                                                 f"keyguard waits; gave up")
                         if ra is not None:
-                            delay = min(ra, p.max_retry_after)
+                            delay = ra
                 else:
                     return resp
             if delay is None:
                 base = min(p.max_backoff, p.backoff * (2 ** (attempt - 1)))
                 delay = base * (0.5 + random.random() / 2)
-            if attempt >= p.max_attempts or waited + delay > p.max_total_wait:
+            if attempt >= p.max_attempts or waited + delay > p.max_total_wait \
+                    or delay >= self.deadline.remaining():
                 raise ApiUnavailable(f"{method} {path}: {what} (gave up after {attempt} attempt"
                                      f"{'s' if attempt != 1 else ''}, {waited:.1f}s waited)")
             log.debug("%s %s: %s; retry %d in %.2fs", method, path, what, attempt, delay)
+            if delay >= NOTICE_AFTER and self.notify is not None:
+                self.notify(f"waiting {delay:.0f}s before retrying {method} {path} ({what})")
             self._sleep(delay)
             waited += delay
+
+    def _api_text(self, value, token: str) -> str:
+        """Text from the API made safe to show: one inert line, every known secret redacted."""
+        return scrub(clean(str(value or "")), (token,) + self._known())
 
     def _error(self, resp: _Response, what: str, token: str, who: str) -> ApiHTTPError:
         """The right ApiHTTPError for an error answer; server text scrubbed of ``token``."""
         body = resp.body if isinstance(resp.body, dict) else {}
-        err = scrub(str(body.get("error") or ""), [token])[:100]
-        desc = scrub(str(body.get("error_description") or body.get("message") or ""), [token])[:300]
+        err = self._api_text(body.get("error"), token)[:100]
+        desc = self._api_text(body.get("error_description") or body.get("message"), token)[:300]
         required = tuple(str(x) for x in body.get("required") or () if isinstance(x, str))
         provided = tuple(str(x) for x in body.get("provided") or () if isinstance(x, str))
         if resp.status == 403:
@@ -262,7 +310,7 @@ class FluxLoopClient:
         resp = self._call(method, path, cred.token, query)
         if resp.status == 401:
             body = resp.body if isinstance(resp.body, dict) else {}
-            desc = scrub(str(body.get("error_description") or "rejected"), [cred.token])[:200]
+            desc = self._api_text(body.get("error_description") or "rejected", cred.token)[:200]
             raise CredentialError(f"the FluxLoop API rejected the operator credential from {cred.source} "
                                   f"({desc}); fix or replace it")
         if resp.status != 200:
@@ -274,7 +322,7 @@ class FluxLoopClient:
         resp = self._call(method, path, token, query)
         if resp.status == 401:
             body = resp.body if isinstance(resp.body, dict) else {}
-            desc = scrub(str(body.get("error_description") or ""), [token])[:200]
+            desc = self._api_text(body.get("error_description"), token)[:200]
             raise TokenRejected(f"{what}: the key was rejected ({desc or 'invalid_token'})", 401,
                                 str(body.get("error") or ""), desc)
         if resp.status != 200:
@@ -290,30 +338,30 @@ class FluxLoopClient:
             return Verification(status="unknown", reason=str(exc))
         if resp.status == 200:
             try:
-                ident = records.identity(resp.body)
-            except ApiError as exc:
-                return Verification(status="live", reason=f"live, but {exc}")
+                ident = records.scrubbed(records.identity(resp.body), self._known())
+            except ApiError as exc:  # a 200 without a readable identity says nothing for sure
+                return Verification(status="unknown", reason=f"GET /api/v1/auth/status: {exc}")
             k = ident.key
             return Verification(status="live", key_id=k.id, name=k.name, tenant=ident.tenant,
                                 account=ident.account, type=k.type, permissions=k.permissions,
-                                projects=k.projects, expires_at=k.expires_at)
+                                projects=k.projects, expires_at=k.expires_at, key_hint=k.key_hint)
         body = resp.body if isinstance(resp.body, dict) else {}
         desc = str(body.get("error_description") or "")
         if resp.status == 401 and body.get("error") == "invalid_token" and desc in STATUS_BY_DESCRIPTION:
             return Verification(status=STATUS_BY_DESCRIPTION[desc], reason=desc)
-        shown = scrub(f"{body.get('error') or ''} {desc}".strip(), [token])[:200]
+        shown = self._api_text(f"{body.get('error') or ''} {desc}".strip(), token)[:200]
         return Verification(status="unknown", reason=f"GET /api/v1/auth/status: HTTP {resp.status}"
                                                      + (f" ({shown})" if shown else ""))
 
     def identify(self, token: str) -> records.Identity:
         """The identity of ``token`` (a found key); TokenRejected/ApiUnavailable when it has none."""
         resp = self._key_call("GET", "/api/v1/auth/status", "auth/status", token)
-        return records.identity(resp.body)
+        return records.scrubbed(records.identity(resp.body), self._known())
 
     def whoami(self) -> records.Identity:
         """The identity of the operator credential (401 -> CredentialError naming its source)."""
         resp = self._operator_call("GET", "/api/v1/auth/status", "auth/status")
-        return records.identity(resp.body)
+        return records.scrubbed(records.identity(resp.body), self._known())
 
     def list_keys(self, tenant: str, *, limit: int | None = None) -> list[KeyRecord]:
         """Every key of ``tenant`` (needs manage_keys), following ``X-Next-Cursor`` pages."""
@@ -330,7 +378,9 @@ class FluxLoopClient:
             resp = self._operator_call("GET", path, f"list the keys of tenant '{tenant}'", query or None)
             if not isinstance(resp.body, list):
                 raise ApiError(f"unexpected API response for the key list of '{tenant}': expected a JSON array")
-            out.extend(records.key_record(d, "a key of the list") for d in resp.body)
+            self.budget.take_keys(len(resp.body), tenant)
+            out.extend(records.scrubbed(records.key_record(d, "a key of the list"), self._known())
+                       for d in resp.body)
             cursor = resp.headers.get("x-next-cursor") or None
             if cursor is None:
                 return out
@@ -361,7 +411,47 @@ class FluxLoopClient:
         q = {"days": days}
         resp = (self._key_call("GET", path, what, token, q) if token is not None
                 else self._operator_call("GET", path, what, q))
-        return records.key_usage(resp.body)
+        return records.scrubbed(records.key_usage(resp.body), self._known())
+
+
+class RunBudget:
+    """What one run may still take from the API: bytes and key records (issue 14, point 5)."""
+
+    def __init__(self, bytes_left: int = MAX_RUN_BYTES, keys_left: int = MAX_RUN_KEYS):
+        self.bytes_left = bytes_left
+        self.keys_left = keys_left
+
+    def take_keys(self, n: int, tenant: str) -> None:
+        self.keys_left -= n
+        if self.keys_left < 0:
+            raise ApiError(f"the key list of '{clean(tenant)}' holds more than {MAX_RUN_KEYS} keys; stopped")
+
+
+def _read_body(resp, limit: int, seconds: float, what: str) -> bytes:
+    """Up to ``limit`` bytes of ``resp``, read in pieces; ApiUnavailable after ``seconds``.
+
+    A server trickling one byte every few seconds never trips the per-read socket
+    timeout. ``bounded_call`` already gives the caller up after the request's
+    limit; this same limit here (monotonic clock) makes the abandoned reader
+    thread stop too instead of trickling on in the background.
+    """
+    deadline = time.monotonic() + seconds
+    parts: list[bytes] = []
+    got = 0
+    read = getattr(resp, "read1", None) or resp.read
+    while got < limit:
+        if time.monotonic() > deadline:
+            raise ApiUnavailable(f"{what}: the answer took more than {seconds:g}s; gave up")
+        piece = read(min(64 * 1024, limit - got))
+        if not piece:
+            break
+        parts.append(piece)
+        got += len(piece)
+    return b"".join(parts)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}s" if value < 1e9 else "forever"
 
 
 def _path_of(url: str) -> str:
@@ -383,7 +473,22 @@ def _describe_oserror(exc: BaseException) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
-def client_from_args(args, *, require_operator: bool = True) -> FluxLoopClient:
-    """Build the client from ``--api-key``/``--profile``/``--api-endpoint`` (see ``options``)."""
-    from keyguard.fluxloop.options import client_from_args as build
-    return build(args, require_operator=require_operator)
+
+def tls_context() -> ssl.SSLContext:
+    """The default context (``SSL_CERT_FILE``/``SSL_CERT_DIR``), also trusting a ``REQUESTS_CA_BUNDLE``
+    or ``CURL_CA_BUNDLE`` file, as other tools on a corporate network do; a bad file is a one-line error."""
+    ctx = ssl.create_default_context()  # certificate and host name checks on
+    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        path = os.environ.get(var, "").strip()
+        if not path:
+            continue
+        try:
+            if os.path.isdir(path):
+                ctx.load_verify_locations(capath=path)
+            else:
+                ctx.load_verify_locations(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            from keyguard.redact import shown_value
+            raise ApiError(f"{var}={shown_value(path)}: cannot load CA certificates from it "
+                           f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    return ctx

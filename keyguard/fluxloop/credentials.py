@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,6 +32,7 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from keyguard.errors import CredentialError
+from keyguard.redact import shown_value
 
 DEFAULT_ENDPOINT = "https://api.fluxloop.ai"
 TOKEN_FIELDS = ("access_token", "api_key")
@@ -131,7 +131,13 @@ def load_credentials_file(path: Path, shown: str | None = None) -> CredentialsFi
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
             problem = getattr(exc, "problem", None) or "not valid YAML"
-            raise CredentialError(f"{shown}: malformed credentials file (invalid YAML{where}: {problem})") from None
+            if isinstance(exc, yaml.constructor.ConstructorError):
+                problem = "a tag keyguard does not read (write the value as plain text)"
+            raise CredentialError(f"{shown}: malformed credentials file (invalid YAML{where}: "
+                                  f"{shown_value(problem)})") from None
+        except (ValueError, TypeError, OverflowError, AttributeError):  # !!int, !!timestamp ... on other text
+            raise CredentialError(f"{shown}: malformed credentials file (a value does not match its YAML tag, "
+                                  f"such as !!int or !!timestamp: write it as plain text)") from None
         shape = "yaml"
 
     if not isinstance(data, dict):
@@ -201,7 +207,7 @@ def _expiry_warning(value, name: str, cf: CredentialsFile, now: float) -> str | 
 def _check_endpoint(url: str, where: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise CredentialError(f"{where}: API endpoint must be an http(s) URL, got {url.strip()[:80]!r}")
+        raise CredentialError(f"{where}: API endpoint must be an http(s) URL, got {shown_value(url.strip())!r}")
     if parts.username or parts.password:
         raise CredentialError(f"{where}: API endpoint must not carry a user name or password")
     return url.strip().rstrip("/")
@@ -293,11 +299,4 @@ def resolve(*, api_key: str | None = None, profile: str | None = None, api_endpo
         warnings.append(f"API endpoint {endpoint} is plain http: credentials would travel unencrypted")
     return ApiSettings(endpoint=endpoint, endpoint_source=ep_source, credential=credential,
                        error=error, warnings=tuple(warnings))
-
-
-def print_warnings(settings: ApiSettings, stream=None) -> None:
-    """Write each warning of ``settings`` as one ``keyguard: warning:`` line on stderr."""
-    stream = stream or sys.stderr
-    for w in settings.warnings:
-        print(f"keyguard: warning: {w}", file=stream)
 

@@ -1,13 +1,17 @@
 """The key hygiene checks: which of a tenant's keys are unhealthy, and how badly.
 
 Pure functions over ``KeyRecord``s (no I/O): ``check_keys(records, policy, now)``
-returns ``HygieneFinding``s. Revoked keys are skipped; an expired key gets only
-the ``expired-not-revoked`` check. The checks and their severities:
+returns ``HygieneFinding``s. A revoked key gets only the ``revoked`` inventory
+line; an expired key gets only the ``expired-not-revoked`` check. The checks
+and their severities:
 
 | check | severity | when |
 |---|---|---|
 | ``over-broad`` | high | ``permissions: ["*"]``, or ``manage_keys`` on a CI key |
 | ``over-broad`` | medium | All Projects (``projects: ["*"]``) with a write/manage permission |
+| ``over-broad`` | low | All Projects with read-only permissions |
+| ``can-manage-keys`` | info | holds ``manage_keys``: may create and revoke the tenant's keys (who can revoke) |
+| ``revoked`` | info | revoked (listed so the inventory is complete) |
 | ``never-expires`` | medium | a user key with ``expires_at: null`` |
 | ``service-account-never-expires`` | low | a service account with ``expires_at: null`` (allowed by the docs, "use with caution") |
 | ``never-used`` | medium | ``last_used: null`` and created more than ``never_used_days`` ago |
@@ -89,6 +93,12 @@ def _days(seconds: float) -> int:
     return int(seconds // DAY)
 
 
+def _n_days(seconds: float) -> str:
+    """``1 day`` / ``12 days``."""
+    n = _days(seconds)
+    return f"{n} day{'s' if n != 1 else ''}"
+
+
 def _over_broad(key: KeyRecord) -> tuple[Severity, str] | None:
     reasons: list[tuple[Severity, str]] = []
     if "*" in key.permissions:
@@ -99,6 +109,8 @@ def _over_broad(key: KeyRecord) -> tuple[Severity, str] | None:
     if "*" in key.projects and writes:
         shown = ", ".join(writes[:4]) + (" ..." if len(writes) > 4 else "")
         reasons.append((Severity.MEDIUM, f"reaches All Projects with write/manage permissions ({shown})"))
+    elif "*" in key.projects:
+        reasons.append((Severity.LOW, "reaches All Projects (read-only): scope it to the projects it reads"))
     if not reasons:
         return None
     worst = max((s for s, _ in reasons), key=lambda s: s.rank)
@@ -114,10 +126,11 @@ def check_key(key: KeyRecord, policy: HygienePolicy = HygienePolicy(), now: floa
         out.append(HygieneFinding(check=check, severity=severity, message=message, key=key))
 
     if key.revoked:
+        add("revoked", Severity.INFO, "revoked (listed for a complete inventory)")
         return out
     if key.expires_at is not None and key.expires_at <= now:
         add("expired-not-revoked", Severity.LOW,
-            f"expired {_days(now - key.expires_at)} days ago but was never revoked")
+            f"expired {_n_days(now - key.expires_at)} ago but was never revoked")
         return out
 
     broad = _over_broad(key)
@@ -130,18 +143,20 @@ def check_key(key: KeyRecord, policy: HygienePolicy = HygienePolicy(), now: floa
             add("never-expires", Severity.MEDIUM, "never expires (user keys should expire; 90 days recommended)")
     elif key.expires_at - now <= policy.expiring_days * DAY:
         left = key.expires_at - now
-        when = "today" if left < DAY else f"in {_days(left)} days"
+        when = "today" if left < DAY else f"in {_n_days(left)}"
         add("expires-soon", Severity.LOW, f"expires {when}: rotate it before systems using it break")
     age = None if key.created_at is None else now - key.created_at
     if key.last_used is None:
         if age is not None and age > policy.never_used_days * DAY:
-            add("never-used", Severity.MEDIUM, f"never used since it was created {_days(age)} days ago")
+            add("never-used", Severity.MEDIUM, f"never used since it was created {_n_days(age)} ago")
     elif now - key.last_used > policy.unused_days * DAY:
-        add("unused", Severity.MEDIUM, f"unused for {_days(now - key.last_used)} days "
+        add("unused", Severity.MEDIUM, f"unused for {_n_days(now - key.last_used)} "
                                        f"(threshold {policy.unused_days})")
     if age is not None and age > policy.rotation_days * DAY:
-        add("rotation-overdue", Severity.MEDIUM, f"created {_days(age)} days ago, older than the "
+        add("rotation-overdue", Severity.MEDIUM, f"created {_n_days(age)} ago, older than the "
                                                  f"{policy.rotation_days}-day rotation period")
+    if "manage_keys" in key.permissions or "*" in key.permissions:
+        add("can-manage-keys", Severity.INFO, "may create and revoke the tenant's keys")
     return out
 
 

@@ -3,6 +3,13 @@
 The only place that knows the JSON field names of the FluxLoop API
 (docs/fluxloop-api.md). A body that does not have the documented shape
 is an ``ApiError`` saying which field is wrong, never a ``KeyError``.
+
+The endpoint is not trusted (a proxy, a typo in a host name, a hostile server):
+every string field goes through ``sanitize.clean`` (no terminal escapes or bidi
+overrides) and through the redactor with every secret the caller knows (an
+endpoint that echoes the bearer as a key's name gets it shown redacted), and a
+time outside years 1970-9999 (``1e300``, ``10**15``) is an ``ApiError``, which
+callers turn into status ``unknown``.
 """
 
 from __future__ import annotations
@@ -12,6 +19,35 @@ from datetime import datetime, timezone
 
 from keyguard.errors import ApiError
 from keyguard.model import KeyRecord
+from keyguard.redact import scrub
+from keyguard.sanitize import clean
+
+MAX_COUNT = 10 ** 15
+"""Largest request count believed."""
+MAX_EPOCH = 253402300799
+"""9999-12-31T23:59:59Z: a time past it cannot be shown and is a malformed answer."""
+
+
+def _text(v: str) -> str:
+    return clean(v)
+
+
+def scrubbed(value, secrets):
+    """``value`` (a record, an Identity, a KeyUsage, or tuples/strings of them) with every
+    string scrubbed of ``secrets`` (the bearer an endpoint may echo back)."""
+    import dataclasses
+
+    secrets = tuple(s for s in secrets if s)
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, tuple):
+        return tuple(scrubbed(v, secrets) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: scrubbed(getattr(value, f.name), secrets)
+                                             for f in dataclasses.fields(value) if f.init})
+    return value
 
 
 @dataclass(frozen=True)
@@ -62,15 +98,15 @@ def _str(d: dict, key: str, what: str, default: str = "") -> str:
         return default
     if not isinstance(v, str):
         raise _bad(what, key, "a string")
-    return v
+    return _text(v)
 
 
 def _int_or_none(d: dict, key: str, what: str) -> int | None:
     v = d.get(key)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _bad(what, key, "a number of seconds since 1970 or null")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= MAX_EPOCH:
+        raise _bad(what, key, "a number of seconds since 1970 (before year 10000) or null")
     return int(v)
 
 
@@ -80,7 +116,7 @@ def _str_tuple(d: dict, key: str, what: str) -> tuple[str, ...]:
         return ()
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise _bad(what, key, "a list of strings")
-    return tuple(v)
+    return tuple(_text(x) for x in v)
 
 
 def _counts(d: dict, key: str, what: str) -> tuple[tuple[str, int], ...]:
@@ -88,9 +124,9 @@ def _counts(d: dict, key: str, what: str) -> tuple[tuple[str, int], ...]:
     if v is None:
         return ()
     if not isinstance(v, dict) or not all(isinstance(n, (int, float)) and not isinstance(n, bool)
-                                          for n in v.values()):
+                                          and 0 <= n <= MAX_COUNT for n in v.values()):
         raise _bad(what, key, "a mapping of names to counts")
-    return tuple((str(k), int(n)) for k, n in v.items())
+    return tuple((_text(str(k)), int(n)) for k, n in v.items())
 
 
 def key_record(d, what: str = "a key record") -> KeyRecord:
@@ -98,8 +134,8 @@ def key_record(d, what: str = "a key record") -> KeyRecord:
     if not isinstance(d, dict):
         raise ApiError(f"unexpected API response for {what}: expected an object")
     key_id = d.get("id")
-    if not isinstance(key_id, str) or not key_id:
-        raise _bad(what, "id", "a non-empty string")
+    if not isinstance(key_id, str) or not key_id or clean(key_id) != key_id or len(key_id) > 200:
+        raise _bad(what, "id", "a non-empty string without control characters")
     revoked = d.get("revoked", False)
     if not isinstance(revoked, bool):
         raise _bad(what, "revoked", "true or false")
@@ -118,8 +154,8 @@ def identity(d) -> Identity:
     if not isinstance(d, dict):
         raise ApiError(f"unexpected API response for {what}: expected an object")
     tenant = d.get("tenant")
-    if not isinstance(tenant, str) or not tenant:
-        raise _bad(what, "tenant", "a non-empty string")
+    if not isinstance(tenant, str) or not tenant or clean(tenant) != tenant or len(tenant) > 200:
+        raise _bad(what, "tenant", "a non-empty string without control characters")
     orgs_raw = d.get("organizations") or []
     if not isinstance(orgs_raw, list):
         raise _bad(what, "organizations", "a list")
@@ -138,7 +174,7 @@ def key_usage(d) -> KeyUsage:
     if not isinstance(d, dict):
         raise ApiError(f"unexpected API response for {what}: expected an object")
     total = d.get("total_requests", 0)
-    if isinstance(total, bool) or not isinstance(total, (int, float)):
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or not 0 <= total <= MAX_COUNT:
         raise _bad(what, "total_requests", "a number")
     return KeyUsage(total_requests=int(total), by_operation=_counts(d, "by_operation", what),
                     by_project=_counts(d, "by_project", what), by_day=_counts(d, "by_day", what),

@@ -6,20 +6,27 @@ operator) the key revokes itself, its own value as the bearer, which the API
 allows. Revocation is idempotent on the server (``already_revoked: true``), and
 keyguard also never sends a second revoke for a key it has handled in the run.
 Every finding holding a revoked key gets the same ``Revocation``.
+
+The endpoint's word is not enough (issue 14, point 4): before a revoke the
+record auth/status returned must match the key that was found (its
+``key_hint``: the literal prefix and the last four characters), else nothing
+is revoked; after it, auth/status is asked again with the key, and only a key
+that no longer answers live is reported revoked.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Callable
 
 from keyguard.errors import ApiError, CredentialError
-from keyguard.model import Finding, Revocation, Verification
+from keyguard.model import (ALREADY_REVOKED, DECLINED, FAILED, REVOKED, WOULD_REVOKE, Finding, Revocation,
+                            Verification, is_off)
+from keyguard.sanitize import clean
 
 Confirm = Callable[[list[Finding]], bool]
-DONE = ("revoked", "already_revoked")
-"""Outcomes after which a key is off."""
 
 
 def _now() -> str:
@@ -54,37 +61,81 @@ def why_self(verification: Verification, operator, note: str = "") -> str:
     return "operator credential lacks manage_keys"
 
 
+def identity_mismatch(secret: str, verification: Verification) -> str | None:
+    """Why the API's record is not provably the record of ``secret`` (None when its hint matches).
+
+    The hint is ``PREFIX****...LAST4`` (``flux_ci_****...x2q9``); the key must start
+    with the prefix and end with the (at least four) last characters.
+    """
+    from keyguard.redact import redact
+
+    hint = verification.key_hint
+    masked = re.fullmatch(r"([^*.\u2026]*)[*.\u2026]+([^*.\u2026]{4,})", hint or "")
+    if masked is None:
+        return "the API gave no usable key hint to check its record against the found key; nothing revoked"
+    prefix, last = masked.groups()
+    if not (secret.startswith(prefix) and secret.endswith(last)):
+        return (f"the API answered with the record of another key (hint {clean(hint)[:40]}, "
+                f"found {redact(secret)}); nothing revoked")
+    return None
+
+
+def _rechecked(client, secret: str, rev: Revocation) -> Revocation:
+    """``rev`` if auth/status now says the key is off; else ``failed`` (never on the API's word alone)."""
+    if not rev.off:
+        return rev
+    after = client.auth_status(secret)
+    if after.status in ("revoked", "invalid", "expired"):  # statuses, not outcomes
+        return rev
+    why = ("the key still answers live" if after.status == "live"
+           else f"the re-check failed ({after.reason})")
+    return replace(rev, outcome=FAILED, at="",
+                   reason=f"the API confirmed the revoke but {why}; treat the key as live")
+
+
 def revoke_key(client, secret: str, verification: Verification, *, operator=None,
                dry_run: bool = False) -> Revocation:
-    """Revoke one live key identified by ``verification`` (tenant and key id); never raises ApiError."""
+    """Revoke one live key identified by ``verification`` (tenant and key id); never raises ApiError.
+
+    The record must match ``secret`` (``identity_mismatch``) and the result is re-checked.
+    """
+    if verification.status != "live":
+        return Revocation(FAILED, reason=f"the key is {verification.status}, not live")
+    if not verification.key_id or not verification.tenant:
+        return Revocation(FAILED, reason="the API did not say which key this is (no id or tenant)")
+    mismatch = identity_mismatch(secret, verification)
+    if mismatch is not None:
+        return Revocation(FAILED, reason=mismatch)
+    rev = _revoke_checked(client, secret, verification, operator=operator, dry_run=dry_run)
+    return rev if dry_run else _rechecked(client, secret, rev)
+
+
+def _revoke_checked(client, secret: str, verification: Verification, *, operator, dry_run: bool) -> Revocation:
+    """The revoke calls themselves (operator first, else the key itself)."""
     from keyguard.fluxloop.client import ApiUnavailable, TokenRejected
 
-    if verification.status != "live":
-        return Revocation("failed", reason=f"the key is {verification.status}, not live")
-    if not verification.key_id or not verification.tenant:
-        return Revocation("failed", reason="the API did not say which key this is (no id or tenant)")
     via = plan_via(verification, operator)
     if dry_run:
-        return Revocation("would_revoke", via=via)
+        return Revocation(WOULD_REVOKE, via=via)
     note = ""
     if via == "operator":
         try:
             already = client.revoke(verification.tenant, verification.key_id)
-            return Revocation("already_revoked" if already else "revoked", at=_now(), via="operator")
+            return Revocation(ALREADY_REVOKED if already else REVOKED, at=_now(), via="operator")
         except ApiUnavailable as exc:
-            return Revocation("failed", via="operator", reason=str(exc))
+            return Revocation(FAILED, via="operator", reason=str(exc))
         except (CredentialError, ApiError) as exc:
             note = f"operator refused ({exc}); "  # fall through: the key revokes itself
     try:
         already = client.revoke(verification.tenant, verification.key_id, token=secret)
-        return Revocation("already_revoked" if already else "revoked", at=_now(), via="self",
+        return Revocation(ALREADY_REVOKED if already else REVOKED, at=_now(), via="self",
                           reason=note.rstrip("; "))
     except TokenRejected as exc:
         if exc.description == "API key has been revoked":
-            return Revocation("already_revoked", at=_now(), via="self", reason=note + "revoked meanwhile")
-        return Revocation("failed", via="self", reason=note + str(exc))
+            return Revocation(ALREADY_REVOKED, at=_now(), via="self", reason=note + "revoked meanwhile")
+        return Revocation(FAILED, via="self", reason=note + str(exc))
     except ApiError as exc:
-        return Revocation("failed", via="self", reason=note + str(exc))
+        return Revocation(FAILED, via="self", reason=note + str(exc))
 
 
 def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: Confirm | None = None,
@@ -108,7 +159,7 @@ def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: 
         v = f.verification
         if v is None or v.status != "live" or f.secret in keys:
             continue
-        if f.revocation is not None and f.revocation.outcome in DONE:
+        if is_off(f.revocation):
             continue
         keys[f.secret] = f
     if not keys:
@@ -120,7 +171,7 @@ def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: 
 
     results: dict[str, Revocation] = {}
     if not dry_run and confirm is not None and not confirm(list(keys.values())):
-        results = {s: Revocation("declined", reason="not confirmed") for s in keys}
+        results = {s: Revocation(DECLINED, reason="not confirmed") for s in keys}
     else:
         by_id: dict[tuple[str, str], Revocation] = {}
         for secret, f in keys.items():
@@ -136,14 +187,6 @@ def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: 
             if v.key_id:
                 by_id[ident] = rev
     return [replace(f, revocation=results[f.secret]) if f.secret in results and
-            not (f.revocation is not None and f.revocation.outcome in DONE) else f
+            not is_off(f.revocation) else f
             for f in findings]
 
-
-def live_keys(findings: Sequence[Finding]) -> list[Finding]:
-    """One finding per distinct live key (the first seen)."""
-    seen: dict[str, Finding] = {}
-    for f in findings:
-        if f.verification is not None and f.verification.status == "live":
-            seen.setdefault(f.secret, f)
-    return list(seen.values())

@@ -15,7 +15,9 @@ The flow, one module each:
 * ``timeline``   - first committed, by whom, last seen, revoked at;
 * ``purge``      - the ``git filter-repo`` replacement file, the commands, and ``--purge``
   on a fresh mirror clone followed by a re-scan;
-* ``report``     - ``incident.md`` and ``incident.json`` (atomic writes, secret never written).
+
+The incident report (``incident.md``, ``incident.json``, the text summary) is
+written by ``keyguard.report.incident``, beside every other report.
 
 The values crossing these modules are the frozen dataclasses in ``facts``.
 """

@@ -15,6 +15,7 @@ from pathlib import Path
 from keyguard.atomic import write_atomic
 
 from keyguard.errors import KeyguardError
+from keyguard.model import OFF_OUTCOMES, REVOKED
 
 FORMAT_VERSION = 1
 
@@ -30,8 +31,8 @@ class Entry:
     tenant: str = ""
     via: str = ""
     """``operator`` or ``self``."""
-    outcome: str = "revoked"
-    """``revoked`` or ``already_revoked`` (the API said it was off already)."""
+    outcome: str = REVOKED
+    """One of ``OFF_OUTCOMES``: ``revoked`` or ``already_revoked`` (the API said it was off already)."""
 
 
 class Ledger:
@@ -61,7 +62,7 @@ class Ledger:
         if not isinstance(d, dict) or not isinstance(d.get("revoked_at"), str):
             return None
         return Entry(fingerprint, d["revoked_at"], str(d.get("key_id", "")), str(d.get("tenant", "")),
-                     str(d.get("via", "")), str(d.get("outcome", "revoked")))
+                     str(d.get("via", "")), str(d.get("outcome", REVOKED)) if d.get("outcome") in OFF_OUTCOMES else REVOKED)
 
     def record(self, entry: Entry) -> None:
         """Add (or replace) ``entry``; atomic rewrite."""

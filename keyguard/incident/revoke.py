@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from keyguard.errors import KeyguardError, PartlyDone
 from keyguard.incident.facts import Identification
 from keyguard.incident.ledger import Entry, Ledger
-from keyguard.model import Revocation
-
-DONE = ("revoked", "already_revoked")
+from keyguard.model import ALREADY_REVOKED, DECLINED, Revocation
 
 
 def recorded(ledger: Ledger, fingerprint: str) -> Revocation | None:
@@ -24,7 +23,7 @@ def recorded(ledger: Ledger, fingerprint: str) -> Revocation | None:
     e = ledger.get(fingerprint)
     if e is None:
         return None
-    return Revocation("already_revoked", at=e.revoked_at, via=e.via,
+    return Revocation(ALREADY_REVOKED, at=e.revoked_at, via=e.via,
                       reason="revoked by an earlier keyguard incident run; not sent again")
 
 
@@ -44,12 +43,17 @@ def revoke_if_live(client, secret: str, fingerprint: str, ident: Identification,
         return None
     if not yes:
         if confirm is None:
-            return Revocation("declined", reason="no terminal to confirm on: run again with --yes, "
+            return Revocation(DECLINED, reason="no terminal to confirm on: run again with --yes, "
                                                  "or revoke it by hand in the FluxLoop console")
         if not confirm():
-            return Revocation("declined", reason="not confirmed")
+            return Revocation(DECLINED, reason="not confirmed")
     operator, _ = operator_identity(client)
     rev = revoke_key(client, secret, v, operator=operator)
-    if rev.outcome in DONE:
-        ledger.record(Entry(fingerprint, rev.at, v.key_id, v.tenant, rev.via, rev.outcome))
+    if rev.off:
+        try:
+            ledger.record(Entry(fingerprint, rev.at, v.key_id, v.tenant, rev.via, rev.outcome))
+        except (OSError, KeyguardError) as exc:  # the revoke went out; recording it did not
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise PartlyDone(f"key {v.key_id} was revoked at {rev.at} via {rev.via}, but the ledger "
+                             f"{ledger.path} could not be written ({why})") from None
     return rev

@@ -8,11 +8,10 @@ parsed datetimes, so commits made in different time zones order correctly.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Callable
 
 from keyguard.incident.facts import Identification, Location, Timeline
-from keyguard.model import Revocation
-
-DONE = ("revoked", "already_revoked")
+from keyguard.model import Revocation, is_off
 
 
 def now_iso() -> str:
@@ -29,10 +28,20 @@ def _parse(date: str) -> datetime | None:
 
 
 def build(location: Location, ident: Identification, revocation: Revocation | None,
-          reported_at: str | None = None) -> Timeline:
-    """The timeline of one incident."""
+          reported_at: str | None = None, is_ancestor: Callable[[str, str], bool] | None = None) -> Timeline:
+    """The timeline of one incident.
+
+    Commits made within the same second are put in history order with
+    ``is_ancestor(a, b)`` (is commit ``a`` an ancestor of ``b``), not by id.
+    """
     dated = [(d, o) for o in location.occurrences if o.date for d in [_parse(o.date)] if d is not None]
     first = min(dated, key=lambda x: x[0], default=None)
+    if first is not None and is_ancestor is not None:
+        tied = [x for x in dated if x[0] == first[0] and x[1].commit]
+        for cand in tied:  # the one no other tied commit comes before
+            if not any(o.commit != cand[1].commit and is_ancestor(o.commit, cand[1].commit) for _, o in tied):
+                first = cand
+                break
     last = max(dated, key=lambda x: x[0], default=None)
     usage = ident.usage
     return Timeline(
@@ -43,6 +52,6 @@ def build(location: Location, ident: Identification, revocation: Revocation | No
         last_commit=(last[1].commit or last[1].object_id) if last else "",
         still_present=any(o.kind in ("worktree", "index") for o in location.occurrences),
         last_used=usage.last_used if usage else None,
-        revoked_at=revocation.at if revocation is not None and revocation.outcome in DONE else "",
+        revoked_at=revocation.at if is_off(revocation) else "",
         reported_at=reported_at or now_iso(),
     )

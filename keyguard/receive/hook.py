@@ -39,8 +39,13 @@ class _OutOfTime(BaseException):
     """Raised by the alarm when the time budget is spent (BaseException: no handler swallows it)."""
 
 
-def run_pre_receive(args) -> int:
-    """The hook; returns its exit code."""
+def run_pre_receive(args, act=None) -> int:
+    """The hook; returns its exit code.
+
+    ``act(findings) -> findings`` verifies (and with ``--revoke`` revokes) the found keys;
+    the command hands in its shared step (``commands.common.verify_and_revoke``), so
+    this module imports no command. It is called only with ``--verify``/``--revoke``.
+    """
     from keyguard.config import Config, load_config
     from keyguard.receive import breakglass
     from keyguard.git import repo as grepo
@@ -57,7 +62,7 @@ def run_pre_receive(args) -> int:
     started = time.monotonic()
     try:
         with _budget(args.timeout):
-            report, detector = _scan(args, root, updates, config)
+            report, detector = _scan(args, root, updates, config, act)
     except _OutOfTime:
         spent = time.monotonic() - started
         if reason is not None:
@@ -85,11 +90,10 @@ def run_pre_receive(args) -> int:
     return EXIT_FINDINGS
 
 
-def _scan(args, root: Path, updates, config):
+def _scan(args, root: Path, updates, config, act):
     """Collect the push's findings under the server's policy (and verify when configured)."""
     from keyguard.baseline import load_baseline
     from keyguard.errors import UsageError
-    from keyguard.fluxloop.actions import act_on_findings
     from keyguard.detect.detector import Detector
     from keyguard.detect.rulepack import load_rules
     from keyguard.scan import ScanPolicy, collect
@@ -102,7 +106,7 @@ def _scan(args, root: Path, updates, config):
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
     report = collect(PushSource(root, updates), detector, policy)
     if (args.verify or args.revoke) and report.findings:
-        report.findings = act_on_findings(report.findings, args)
+        report.findings = act(report.findings)
     return report, detector
 
 

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from keyguard import __version__
 from keyguard.model import (Finding, HygieneFinding, KeyRecord, Provenance, Revocation, ScanReport,
-                            Verification)
+                            Verification, is_off)
 from keyguard.report.interface import ReportOptions
 from keyguard.report.summary import SecretGuard, ordered, ordered_hygiene, severity_counts
 
@@ -44,19 +44,21 @@ def to_dict(report: ScanReport, options: ReportOptions = ReportOptions()) -> dic
         "suppressed": [{"path": p, "redacted": r, "line": line, "reason": why}
                        for p, r, line, why in report.suppressed],
         "warnings": [guard.any(w) for w in report.warnings],
+        "incomplete": [{"step": step, "reason": guard.any(why)} for step, why in report.incomplete],
         "stats": dict(sorted(report.stats.items())),
+        "policy": dict(report.policy),
     }
 
 
 def _summary(report: ScanReport) -> dict[str, Any]:
     findings = report.findings
-    verified = [f.verification.status for f in findings if f.verification]
     return {
         "findings": len(findings),
         "by_severity": {s.value: n for s, n in severity_counts(findings).items()},
         "new": sum(1 for f in findings if f.is_new),
-        "live": verified.count("live"),
-        "revoked": sum(1 for f in findings if f.revocation and f.revocation.outcome == "revoked"),
+        "live": sum(1 for f in findings if f.verification and f.verification.status == "live"
+                    and not is_off(f.revocation)),
+        "revoked": sum(1 for f in findings if is_off(f.revocation)),
         "allowed": report.allowed,
         "baselined": report.baselined,
         "suppressed": len(report.suppressed),
@@ -64,6 +66,7 @@ def _summary(report: ScanReport) -> dict[str, Any]:
         "hygiene": len(report.hygiene),
         "hygiene_by_severity": {s.value: n for s, n in severity_counts(report.hygiene).items()},
         "warnings": len(report.warnings),
+        "complete": not report.incomplete,
     }
 
 

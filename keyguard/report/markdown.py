@@ -41,6 +41,11 @@ def render(report: ScanReport, options: ReportOptions = ReportOptions()) -> str:
     if report.kind != "hygiene" or report.findings:
         out.append(escape(tally_phrase(report)) + ".")
         out.append("")
+    if report.incomplete:
+        out.append("### Steps not done")
+        out.append("")
+        out += [f"- **{escape(step)}**: {escape(guard.any(why))}" for step, why in report.incomplete]
+        out.append("")
     if report.findings and report.kind == "audit":
         out += _by_severity_and_status(report)
     if report.findings:
@@ -63,6 +68,9 @@ def render(report: ScanReport, options: ReportOptions = ReportOptions()) -> str:
         out.append("</details>")
         out.append("")
     out.append(f"_{escape(summary_line(report))}_")
+    if report.policy:
+        from keyguard.report.summary import policy_line
+        out += ["", escape(policy_line(report.policy))]
     return "\n".join(out) + "\n"
 
 

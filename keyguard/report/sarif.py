@@ -66,6 +66,8 @@ HYGIENE_CHECKS = {
     "expired-not-revoked": "FluxLoop key that has expired but is not revoked",
     "rotation-overdue": "FluxLoop key older than the rotation period",
     "over-broad": "FluxLoop key with more permissions or projects than it needs",
+    "can-manage-keys": "FluxLoop key that may create and revoke the tenant's keys",
+    "revoked": "Revoked FluxLoop key (inventory)",
 }
 """Rule descriptions of the hygiene checks keyguard knows; others get a generic one."""
 
@@ -209,8 +211,11 @@ def _run(report: ScanReport, category: str, rules: list[dict[str, Any]],
          results: list[dict[str, Any]], notes: list[str], guard: SecretGuard,
          dropped: int) -> dict[str, Any]:
     invocation: dict[str, Any] = {
-        "executionSuccessful": True,
+        # a step the run was asked for and could not do makes the run unsuccessful, with the reason
+        "executionSuccessful": not report.incomplete,
         "toolExecutionNotifications": [
+            {"level": "error", "message": {"text": guard.any(f"{step} not done: {why}")},
+             "descriptor": {"id": f"keyguard/{step}"}} for step, why in report.incomplete] + [
             {"level": "warning", "message": {"text": note}} for note in notes],
     }
     if report.command:
@@ -226,7 +231,7 @@ def _run(report: ScanReport, category: str, rules: list[dict[str, Any]],
         "properties": {"kind": report.kind, "allowed": report.allowed,
                        "baselined": report.baselined, "suppressed": len(report.suppressed),
                        "staleBaseline": report.stale_baseline, "droppedResults": dropped,
-                       "stats": dict(sorted(report.stats.items()))},
+                       "stats": dict(sorted(report.stats.items())), "policy": dict(report.policy)},
     }
     root = _root_uri(report.root)
     if root:

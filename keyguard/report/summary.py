@@ -8,7 +8,6 @@ library here: the writers decide how these strings look.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
@@ -200,16 +199,7 @@ def fix_advice(findings: Iterable[Finding]) -> list[tuple[str, str]]:
     return advice + ([("", step) for step in FIX_STEPS] if generic or not advice else [])
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
-
-
-def clean(value: object) -> str:
-    """``value`` as one inert line: control characters (ESC, newlines...) shown as ``\\xNN``.
-
-    File names, snippets and API texts are untrusted; an escape sequence in a
-    file name must not drive the terminal that shows the report.
-    """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+from keyguard.sanitize import clean  # noqa: E402,F401  (the one sanitizer; reports import it from here)
 
 
 def secret_shown(f: Finding, show_secrets: bool) -> str:
@@ -242,4 +232,10 @@ class SecretGuard:
         """Free text (warnings, command line) with every known secret redacted."""
         if self.show_secrets or not text:
             return text
-        return scrub(text, self._all)
+        from keyguard.redact import scrub_all
+        return scrub_all(scrub(text, self._all))
+
+
+def policy_line(policy: dict[str, str]) -> str:
+    """``policy: config …; exclude …; …``: the policy a run applied (``keyguard.policy.describe``), in one line."""
+    return "policy: " + "; ".join(f"{k} {v}" for k, v in policy.items())

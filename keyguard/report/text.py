@@ -120,6 +120,9 @@ def _render(console: "Console", report: ScanReport, options: ReportOptions) -> N
     for warning in report.warnings:
         console.print(_t(f"warning: {guard.any(warning)}", style="yellow"))
     console.print(_t(summary_line(report), style="bold"))
+    if report.policy:
+        from keyguard.report.summary import policy_line
+        console.print(_t(policy_line(report.policy), style="dim"))
 
 
 def _finding(console: "Console", f: Finding, guard: SecretGuard, options: ReportOptions) -> None:

@@ -1,19 +1,22 @@
 """The blob policy of every source (staged, work tree, history, stdin): one place for each rule.
 
-* Size: a blob over ``MAX_SIZE`` (1 GiB; ``max-file-size`` in the config) is
-  skipped with a warning; one over ``CHUNK_THRESHOLD`` (64 MiB) is read and
-  scanned in pieces of ``CHUNK`` (8 MiB) through ``Detector.scan_chunks``, so
-  memory stays bounded; anything smaller is scanned whole.
-* Binary: data with a NUL byte in its first ``SNIFF`` (8000) bytes (git's own
-  test) is binary and skipped, unless it is a zip archive (the detector reads
-  its members) or UTF-16/UTF-32 text (the detector decodes it).
+* Size: no blob is skipped for its size (``MAX_SIZE`` is a configurable cap,
+  off by default: hiding a key behind 1 GiB of padding must not work); one over
+  ``CHUNK_THRESHOLD`` (64 MiB) is read and scanned in pieces of ``CHUNK``
+  (8 MiB) through ``Detector.scan_chunks``, so memory stays bounded; anything
+  smaller is scanned whole.
+* Binary: a NUL byte does not make data unscannable. A key after one NUL (or in
+  the text runs of a PNG, a SQLite file, a ``.pyc``) is still a leak, and the
+  detector reads bytes, so binary data is scanned as it is (its prefilter skips
+  needle-free data at GB/s). Only compressed streams whose bytes hold no
+  readable text (gzip, bzip2, xz, zstd, 7z) are skipped; zip archives are read
+  member by member and UTF-16/32 text is decoded by the detector.
 * Decoding (zip members, UTF-16/32, base64...) is the detector's
-  (``keyguard.detect.decoders``); this module only lets those blobs through.
+  (``keyguard.detect.decoders``); this module only decides what reaches it.
 
 ``scan_whole`` and ``scan_pieces`` apply the sniff and the detector; both return
-None when the blob was skipped as binary, so each source counts it the same way.
+None when the blob was skipped, so each source counts it the same way.
 """
-
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -27,22 +30,20 @@ CHUNK_THRESHOLD = 64 << 20
 """Blobs larger than this are scanned in pieces of ``CHUNK`` bytes."""
 CHUNK = 8 << 20
 """The size of those pieces."""
-MAX_SIZE = 1 << 30
-"""Blobs larger than this are skipped with a warning (the default ``max-file-size``)."""
-SNIFF = 8000
-"""How many leading bytes decide whether data is binary."""
+MAX_SIZE = 1 << 62
+"""Blobs larger than this are skipped with a warning: none by default (``max-file-size`` in the
+config lowers it); a blob over 1 GiB is scanned in bounded chunks like any large one."""
 BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 """Byte-order marks of UTF-16 (LE, BE) and UTF-32 BE text."""
 
 
+_OPAQUE = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"7z\xbc\xaf\x27\x1c")
+"""Magic numbers of compressed streams (gzip, bzip2, xz, zstd, 7z): no text survives in them."""
+
+
 def is_skippable_binary(head: bytes) -> bool:
-    """Whether data starting with ``head`` is binary the detector cannot read."""
-    head = head[:SNIFF]
-    if b"\0" not in head:
-        return False
-    if head.startswith(ZIP_MAGIC) or head.startswith(BOMS):
-        return False
-    return not _looks_wide_text(head)
+    """Whether data starting with ``head`` is an opaque compressed stream (nothing to find in it raw)."""
+    return head.startswith(_OPAQUE)
 
 
 def may_be_encoded(head: bytes) -> bool:
@@ -80,16 +81,3 @@ def scan_pieces(first: bytes, rest: Iterator[bytes], detector: "Detector") -> li
     for _ in rest:  # in case the detector stopped early
         pass
     return hits
-
-
-def _looks_wide_text(head: bytes) -> bool:
-    """UTF-16/32 without BOM: NULs sit at regular positions and the rest is ASCII-ish."""
-    n = len(head) - len(head) % 4
-    if n < 8:
-        return False
-    even = head[0:n:2]
-    odd = head[1:n:2]
-    for part, other in ((even, odd), (odd, even)):
-        if part.count(0) >= 0.9 * len(part) and other.count(0) <= 0.5 * len(other):
-            return True
-    return False

@@ -48,7 +48,9 @@ Where the time goes (sqlalchemy: 4.5 GB of blobs, 2 cores, ``bench/history.sh``)
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -539,6 +541,7 @@ def _split(entries: list[Entry], parts: int) -> list[list[Entry]]:
 
 def _worker(cwd, entries, detector, conn, chunk_threshold, max_size) -> None:
     """Body of one reader process: scan its slice, send messages, then ``("done",)``."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked while forking
     pending = 0
 
     def report(msg):
@@ -550,14 +553,20 @@ def _worker(cwd, entries, detector, conn, chunk_threshold, max_size) -> None:
                 pending = 0
             return
         conn.send(msg)
+    stopped = False
     try:
         scan_objects(cwd, entries, detector, report, chunk_threshold, max_size)
         if pending:
             conn.send(("progress", pending))
+    except KeyboardInterrupt:  # SIGINT, or SIGTERM from the parent stopping: git is closed; say nothing more
+        stopped = True  # (a send could block for ever: the parent no longer reads)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent as one line
-        conn.send(("error", str(exc) if isinstance(exc, GitError) else f"reader failed: {type(exc).__name__}"))
+        with contextlib.suppress(OSError):
+            conn.send(("error", str(exc) if isinstance(exc, GitError) else f"reader failed: {type(exc).__name__}"))
     finally:
-        conn.send(("done",))
+        if not stopped:
+            with contextlib.suppress(OSError):
+                conn.send(("done",))
         conn.close()
 
 
@@ -567,15 +576,21 @@ def _run_workers(cwd, slices, detector, handle, chunk_threshold, max_size) -> No
 
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     procs, conns = [], []
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
     try:
-        for part in slices:
-            recv, send = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_worker, args=(str(cwd), part, detector, send, chunk_threshold, max_size),
-                            daemon=True)
-            p.start()
-            send.close()
-            procs.append(p)
-            conns.append(recv)
+        # SIGINT/SIGTERM wait until every reader is started and known: then all of them are stopped
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        try:
+            for part in slices:
+                recv, send = ctx.Pipe(duplex=False)
+                p = ctx.Process(target=_worker, args=(str(cwd), part, detector, send, chunk_threshold,
+                                                      max_size), daemon=True)
+                procs.append(p)
+                conns.append(recv)
+                p.start()
+                send.close()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
         live = list(conns)
         error = None
         while live:
@@ -594,7 +609,15 @@ def _run_workers(cwd, slices, detector, handle, chunk_threshold, max_size) -> No
         if error:
             handle(error)
     finally:
+        for conn in conns:  # a worker blocked sending to a parent that stopped reading gets an error
+            conn.close()
         for p in procs:
+            if p.pid is None:  # never started
+                continue
             if p.is_alive():
-                p.terminate()
-            p.join()
+                p.terminate()  # the worker unwinds: its git cat-file is closed and waited for
+            p.join(30)
+            if p.is_alive():  # last resort: its git dies on the broken pipe
+                p.kill()
+                p.join()
+

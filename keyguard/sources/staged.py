@@ -108,7 +108,7 @@ class StagedSource(Source):
         with gobjects.CatFile(self.root, env=self.env) as cat:
             for path, oid, d in wanted:
                 for hit in self._scan_object(cat, oid, path, detector):
-                    if d is None or d.is_added(hit.line):
+                    if d is None or d.is_added(hit.line) or hit.line == 0:  # line 0: a detector ``limit:`` note
                         yield LocatedHit(hit, path)
 
     def _diff_index(self) -> bytes:

@@ -6,10 +6,10 @@ deleted from disk. With paths inside a repository, folders are listed through
 git (so ``.gitignore`` holds) and files named explicitly are always scanned;
 outside a repository the file system is walked (``.git`` folders skipped).
 Symbolic links are never followed, so nothing outside the tree is read.
-A report keyguard wrote itself (``keyguard.report.signature``) whose every
+A report keyguard wrote itself (``keyguard.sources.own_reports``) whose every
 hit is suppressed is dropped, so an audit's reports do not come back as noise.
 Files above ``chunk_threshold`` are read in pieces through
-``Detector.scan_chunks`` (bounded memory); above ``max_size`` they are skipped
+``Detector.scan_chunks`` (bounded memory); above ``max_size`` (none by default) they are skipped
 with a warning, as are unreadable files.
 """
 
@@ -140,7 +140,7 @@ class WorktreeSource(Source):
             return []
         self.stats["bytes"] += len(data)
         if hits and all(h.suppressed for h in hits):
-            from keyguard.report.signature import is_own_report
+            from keyguard.sources.own_reports import is_own_report
             if is_own_report(data):
                 return []  # keyguard's own report: its redacted keys are not news
         return hits

@@ -1,4 +1,4 @@
-"""The incident report: ``incident.json``, ``incident.md`` and the short text summary on stdout.
+"""The incident report: ``incident.json``, ``incident.md`` and the short text summary on stdout (``keyguard incident``).
 
 The writers get an ``Incident`` (no secret inside: only the redacted form and
 the fingerprint). ``write_files`` writes both files atomically (temp file +
@@ -16,8 +16,9 @@ from keyguard.atomic import write_atomic
 
 from keyguard.incident.facts import KIND_TITLES, Identification, Incident, Location, Occurrence, Timeline
 from keyguard.incident.purge import WARNINGS
-from keyguard.model import Revocation
+from keyguard.model import ALREADY_REVOKED, Revocation, is_off
 from keyguard.report import charts
+from keyguard.report.summary import plural
 
 FORMAT_VERSION = 1
 LOCAL_ONLY_KINDS = ("stash", "reflog", "unreachable", "loose-blob")
@@ -39,9 +40,9 @@ def status_line(inc: Incident) -> str:
     """One sentence: is the key off, and what was done."""
     v = inc.identification.verification
     rev = inc.revocation
-    if rev is not None and rev.outcome in ("revoked", "already_revoked") and rev.at:
+    if is_off(rev) and rev.at:
         done = f"revoked at {rev.at}" + (f" ({rev.reason})" if rev.reason else "")
-        if v.status == "live" and rev.outcome == "already_revoked" and "earlier" in rev.reason:
+        if v.status == "live" and rev.outcome == ALREADY_REVOKED and "earlier" in rev.reason:
             return f"RECORDED AS REVOKED ({done}) BUT THE API STILL SAYS LIVE: check it by hand now"
         return f"key {done}"
     if v.status == "live":
@@ -71,7 +72,7 @@ def remediation(loc: Location, ident: Identification, rev: Revocation | None, tl
     """The numbered remediation plan, most urgent first."""
     v = ident.verification
     steps = []
-    off = rev is not None and rev.outcome in ("revoked", "already_revoked")
+    off = is_off(rev)
     if off:
         steps.append(f"Revoked at {rev.at}. Confirm in the FluxLoop console that the key shows as revoked.")
     elif v.status == "live":
@@ -87,7 +88,7 @@ def remediation(loc: Location, ident: Identification, rev: Revocation | None, tl
                  "put it in the secret store (CI secrets, environment), never in a file in git; update every "
                  "consumer" + (" (see the projects and user agents under Blast radius)." if ident.usage else "."))
     if ident.usage is not None:
-        steps.append(f"Review the blast radius: {ident.usage.total_requests} requests in {ident.usage.days} days; "
+        steps.append(f"Review the blast radius: {ident.usage.total_requests} requests in {plural(ident.usage.days, 'day')}; "
                      "look for unfamiliar IP addresses, locations, user agents and operations, and check the "
                      "data those operations touched.")
     else:
@@ -166,9 +167,16 @@ def to_json(inc: Incident) -> str:
 # -- Markdown ------------------------------------------------------------------------------------
 
 def _cell(text: object) -> str:
-    s = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
-    s = s.replace("<", "&lt;").replace(">", "&gt;")
-    return s or " "
+    """Repository or API text made inert in Markdown: the Markdown report's own escaping."""
+    from keyguard.report.markdown import escape
+
+    return escape(text) or " "
+
+
+def _code(text: object) -> str:
+    from keyguard.report.markdown import code
+
+    return code(text)
 
 
 def _where(o: Occurrence) -> str:
@@ -193,7 +201,7 @@ def to_markdown(inc: Incident) -> str:
     out = [f"# Incident: leaked FluxLoop key `{inc.redacted}`", "",
            f"**{status_line(inc)}**", "",
            f"- Fingerprint: `{inc.fingerprint}`",
-           f"- Repository: `{inc.repository}`",
+           f"- Repository: {_code(inc.repository)}",
            f"- Report made: {tl.reported_at}", ""]
 
     out += ["## Timeline", "", "| event | when | details |", "|---|---|---|"]
@@ -201,7 +209,9 @@ def to_markdown(inc: Incident) -> str:
                f"{_cell((tl.first_commit[:12] + ' by ' + tl.first_author) if tl.first_commit else '')} |")
     out.append(f"| last seen in history | {_cell(tl.last_seen or '-')} | {_cell(tl.last_commit[:12])} |")
     out.append(f"| still in the working tree or index | {'yes' if tl.still_present else 'no'} | |")
-    out.append(f"| last used (API) | {_cell(fmt_epoch(tl.last_used, 'unknown'))} | |")
+    # with usage from the API, no last use means never used (as the blast radius says); without it, unknown
+    known = inc.identification.usage is not None
+    out.append(f"| last used (API) | {_cell(fmt_epoch(tl.last_used, 'never' if known else 'unknown'))} | |")
     out.append(f"| revoked | {_cell(tl.revoked_at or 'not revoked')} | "
                f"{_cell(inc.revocation.via if inc.revocation else '')} |")
     out.append("")
@@ -229,7 +239,7 @@ def to_markdown(inc: Incident) -> str:
     out += ["## Identification (FluxLoop API)", ""]
     out.append(f"- Status: **{v.status}**" + (f" ({_cell(v.reason)})" if v.reason else ""))
     if v.key_id or v.name:
-        out += [f"- Key id: `{v.key_id}`", f"- Name: {_cell(v.name)}", f"- Owner: {_cell(v.account)}",
+        out += [f"- Key id: {_code(v.key_id)}", f"- Name: {_cell(v.name)}", f"- Owner: {_cell(v.account)}",
                 f"- Tenant: {_cell(v.tenant)}", f"- Type: {_cell(v.type)}",
                 f"- Permissions: {_cell(', '.join(v.permissions) or 'none')}",
                 f"- Projects: {_cell(', '.join(v.projects) or 'none')}",
@@ -240,7 +250,7 @@ def to_markdown(inc: Incident) -> str:
     if u is None:
         out += [f"Unknown: {_cell(inc.identification.usage_error)}", ""]
     else:
-        out += [f"- Requests: **{u.total_requests}** in {u.days} days",
+        out += [f"- Requests: **{u.total_requests}** in {plural(u.days, 'day')}",
                 f"- Last used: {fmt_epoch(u.last_used)} from {_cell(u.last_ip or '?')} "
                 f"({_cell(u.last_location or '?')}), user agent {_cell(u.last_user_agent or '?')}", ""]
         out += _with_blank(charts.calls_per_day(u))
@@ -309,7 +319,7 @@ def to_text(inc: Incident, verbose: bool = False) -> str:
                  + (f" ({v.reason})" if v.status == "unknown" and v.reason else ""))
     lines.append(f"  revocation: {revocation_text(inc)}")
     u = inc.identification.usage
-    lines.append(f"  blast radius: {u.total_requests} requests in {u.days} days" if u is not None
+    lines.append(f"  blast radius: {u.total_requests} requests in {plural(u.days, 'day')}" if u is not None
                  else f"  blast radius: unknown ({inc.identification.usage_error})")
     if charts.calls_per_day_line(u):
         lines.append(f"    {charts.calls_per_day_line(u)}")

@@ -23,8 +23,9 @@ One job of a CI matrix audits its slice of a list of repositories:
 - a repository that cannot be audited (unreachable, corrupt, empty) gets a JSON
   report saying so, and the others still run.
 
-Exit codes: 3 a live key left unrevoked; 4 one or more repositories could not
-be audited (``EXIT_INCOMPLETE``); 1 findings at ``--fail-on``; 0 clean.
+Exit codes (``keyguard.errors``): 3 a live key left unrevoked; 4 incomplete: one
+or more repositories could not be audited, or a step asked for (verification)
+could not be done in one (status ``incomplete``); 1 findings at ``--fail-on``; 0 clean.
 """
 
 from __future__ import annotations
@@ -153,9 +154,12 @@ def mirror_cache_dir(args) -> Path:
     return d.resolve()
 
 
-def run_org(args: argparse.Namespace) -> int:
-    """Audit the listed repositories of this shard; write their reports; return the exit code."""
-    from keyguard.config import Config, load_config
+def run_org(args: argparse.Namespace, audit_one) -> int:
+    """Audit the listed repositories of this shard; write their reports; return the exit code.
+
+    ``audit_one(namespace) -> exit code`` audits one repository (``keyguard audit``'s own
+    run, handed in by the command so this library module imports no command).
+    """
     from keyguard.errors import GitError
 
     if not args.repos:
@@ -166,7 +170,9 @@ def run_org(args: argparse.Namespace) -> int:
     cache = mirror_cache_dir(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config = load_config(Path.cwd(), explicit=args.config) if args.config else Config()
+    config = str(Path(args.config).resolve()) if args.config else None  # this audit's policy only
+    if config is not None and not Path(config).is_file():
+        raise UsageError(f"--config {args.config}: file not found")
     baseline = str(Path(args.baseline).resolve()) if args.baseline else None
 
     codes = []
@@ -193,11 +199,13 @@ def run_org(args: argparse.Namespace) -> int:
             ns.json, ns.sarif, ns.markdown = (str(paths[k]) for k in ("json", "sarif", "markdown"))
             ns.baseline, ns.no_baseline = baseline, baseline is None
             ns.no_hygiene, ns.quiet = True, True
-            ns.policy_config, ns.step_summary, ns.print_text = config, False, False
-            from keyguard.commands.audit import run as audit_one
+            # the policy of this audit, never the audited repository's own config or baseline (issue 14.3)
+            ns.config, ns.no_repo_config = config, True
+            ns.step_summary, ns.print_text = False, False
             try:
                 code = audit_one(ns)
-                info["status"] = {EXIT_CLEAN: "clean", EXIT_FINDINGS: "findings", EXIT_LIVE: "live"}.get(code, "findings")
+                info["status"] = {EXIT_CLEAN: "clean", EXIT_FINDINGS: "findings", EXIT_LIVE: "live",
+                                  EXIT_INCOMPLETE: "incomplete"}.get(code, "findings")
             except KeyguardError as exc:
                 info.update(status="failed", error=str(exc))
                 from keyguard.git.mirror import mirror_readable
@@ -218,7 +226,7 @@ def run_org(args: argparse.Namespace) -> int:
               f"{failed} could not be audited; reports in {out}", file=sys.stderr)
     if "live" in codes:
         return EXIT_LIVE
-    if any(s in STATUS_FAILED for s in codes):
+    if any(s in STATUS_FAILED or s == "incomplete" for s in codes):
         return EXIT_INCOMPLETE
     if "findings" in codes:
         return EXIT_FINDINGS
