@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "revoke": ("keyguard.commands.revoke", "revoke one known key (argument or stdin)"),
     "audit": ("keyguard.commands.audit", "scheduled CI audit: history scan, verify, hygiene, reports"),
     "incident": ("keyguard.commands.incident", "leaked-key incident response for one key"),
+    "report": ("keyguard.commands.report", "merge per-repository audit reports into one organisation report"),
 }
 ALIASES = {"hygiene": "keys"}
 

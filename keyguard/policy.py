@@ -34,9 +34,7 @@ def describe(args, config, root, baseline_path: str | None) -> dict[str, str]:
     else:
         cfg = "ignored (--no-repo-config)" if ignored else "none"
     out = {"config": cfg}
-    from keyguard.redact import scrub_shapes  # an exclude pattern may be a pasted key
-
-    out["exclude"] = (f"{scrub_shapes(', '.join(config.exclude))} ({_origin(src)})" if config.exclude else "none")
+    out["exclude"] = (f"{', '.join(config.exclude)} ({_origin(src)})" if config.exclude else "none")
     out["allow"] = (f"{len(config.allow)} fingerprint{'s' if len(config.allow) != 1 else ''} ({_origin(src)})"
                     if config.allow else "none")
     cli_fail = getattr(args, "fail_on", None)
@@ -62,6 +60,7 @@ def exclude_warning(root: Path | None, exclude) -> str | None:
     if not exclude or root is None:
         return None
     from keyguard.errors import GitError
+    from keyguard.redact import scrub_shapes
     from keyguard.scan import path_excluded
     from keyguard.git import run as grun
 
@@ -77,5 +76,5 @@ def exclude_warning(root: Path | None, exclude) -> str | None:
     hidden = sum(1 for f in files if path_excluded(f, exclude))
     if hidden > MOST * len(files):
         return (f"the config's exclude patterns cover {hidden} of {len(files)} tracked files: "
-                f"most of the repository is not checked (patterns: {', '.join(exclude)[:200]})")
+                f"most of the repository is not checked (patterns: {scrub_shapes(', '.join(exclude), generic=False)[:200]})")
     return None

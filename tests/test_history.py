@@ -272,3 +272,41 @@ def test_zip_and_utf16_blobs_inside_a_window_of_text(repo, detector):
     repo.commit("mixed")
     found, _ = history(repo, detector)
     assert {(lh.path, lh.hit.secret) for lh in found} == {("bundle.zip", zkey), ("notes-utf16.txt", wkey)}
+
+
+def test_explicit_revisions_not_reachable_from_any_ref(repo, detector):
+    """``revs=[tip], exclude_all_refs=True`` (what a pre-receive hook asks): only commits no ref
+    reaches, an annotated tag among the revisions included; nothing an existing ref holds."""
+    old, new, in_tag = platform_key(), platform_key(), platform_key()
+    repo.write("old.txt", f"k = {old}\n")
+    repo.commit("on main")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write("new.txt", f"k = {new}\n")
+    tip = repo.commit("not on any ref once side is gone")
+    repo.git("tag", "-a", "-m", f"release {in_tag}", "t1", tip)
+    tag = repo.git("rev-parse", "t1").strip()
+    repo.git("checkout", "-q", "main")
+    repo.git("branch", "-q", "-D", "side")
+    repo.git("tag", "-d", "t1")
+    found, src = history(repo, detector, revs=[tip, tag], exclude_all_refs=True)
+    assert {lh.hit.secret for lh in found} == {new, in_tag}
+    (blob,) = by_secret(found, new)
+    assert blob.path == "new.txt" and blob.provenance.commit == tip and blob.provenance.refs == ()
+    (msg,) = by_secret(found, in_tag)
+    assert msg.provenance.kind == "tag-message" and msg.provenance.commit == tip
+    assert src.stats["commits"] == 1 and src.stats["tags"] == 1
+    found, _ = history(repo, detector, revs=["main"], exclude_all_refs=True)
+    assert found == []  # main's commits are reachable from main
+
+
+def test_stray_quarantine_variables_do_not_redirect_git(repo, detector, tmp_path, monkeypatch):
+    """``GIT_OBJECT_DIRECTORY`` outside a pre-receive hook (no ``GIT_QUARANTINE_PATH``) never
+    reaches a git child: the scan still reads the repository's own objects."""
+    key = platform_key()
+    repo.write("a.txt", f"k = {key}\n")
+    repo.commit("key")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.setenv("GIT_OBJECT_DIRECTORY", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("GIT_ALTERNATE_OBJECT_DIRECTORIES", str(tmp_path / "elsewhere"))
+    found, _ = history(repo, detector)
+    assert [lh.hit.secret for lh in found] == [key]

@@ -39,13 +39,8 @@ def register(p: argparse.ArgumentParser) -> None:
     from keyguard.audit import outputs as default
 
     out = p.add_argument_group("outputs (the findings are also printed as text on stdout)")
-    out.add_argument("--sarif", metavar="FILE", default=default.SARIF,
-                     help=f"SARIF file for code scanning (default: {default.SARIF})")
-    out.add_argument("--json", metavar="FILE", default=default.JSON,
-                     help=f"JSON report (default: {default.JSON})")
-    out.add_argument("--markdown", metavar="FILE", default=default.MARKDOWN,
-                     help=f"Markdown summary (default: {default.MARKDOWN}; also appended to "
-                          "$GITHUB_STEP_SUMMARY when set)")
+    from keyguard.commands.common import add_outputs
+    add_outputs(out, default.SARIF, default.JSON, default.MARKDOWN)
     cache = p.add_argument_group("cache")
     cache.add_argument("--cache", metavar="DIR", help="cache folder (default: .git/keyguard/)")
     cache.add_argument("--no-cache", action="store_true", help="scan everything, do not read or write the cache")
@@ -73,6 +68,8 @@ def register(p: argparse.ArgumentParser) -> None:
     api.add_argument("--yes", action="store_true", help="revoke without asking")
     api.add_argument("--dry-run", action="store_true", help="with --revoke: only say what would be revoked")
     add_api_options(api)
+    from keyguard.audit.org import add_org_options
+    add_org_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--dry-run goes with --revoke")
     if args.revoke and args.no_verify:
         raise UsageError("--revoke needs verification: drop --no-verify")
+    if args.repos or args.shard:
+        from keyguard.audit.org import run_org
+        return run_org(args, audit_one=run)  # each repository is audited by this same run()
     cwd = Path(args.repo) if args.repo else Path.cwd()
     root = grepo.require_repo(cwd)
     from keyguard.audit.outputs import prepare
@@ -251,7 +251,7 @@ def _write_outputs(report, args) -> None:
     from keyguard.report.summary import counts_phrase
 
     options = ReportOptions(verbose=args.verbose, color=False if os.environ.get("NO_COLOR") else None)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY") if getattr(args, "step_summary", True) else None
     if summary and args.markdown:
         from keyguard.commands.common import check_writable
         try:
@@ -277,7 +277,8 @@ def _write_outputs(report, args) -> None:
                 dst.write("\n")
         except OSError as exc:
             warn(f"step summary {summary} not written ({exc.strerror or type(exc).__name__})")
-    write_report(report, "text", None, options)  # the findings, as scan shows them (warnings included)
+    if getattr(args, "print_text", True):  # an organisation audit prints one line per repository
+        write_report(report, "text", None, options)  # the findings, as scan shows them (warnings included)
     if not args.quiet:
         new = sum(1 for f in report.findings if f.is_new)
         live = sum(1 for f in report.findings if f.verification and f.verification.status == "live"

@@ -234,6 +234,16 @@ def push_range(environ) -> str:
 
 
 # -- config and baseline ---------------------------------------------------------------------
+def add_outputs(group, sarif: str, json: str, markdown: str) -> None:
+    """``--sarif``, ``--json`` and ``--markdown`` with these default paths (audit, report merge)."""
+    group.add_argument("--sarif", metavar="FILE", default=sarif,
+                       help=f"SARIF file for code scanning (default: {sarif})")
+    group.add_argument("--json", metavar="FILE", default=json, help=f"JSON report (default: {json})")
+    group.add_argument("--markdown", metavar="FILE", default=markdown,
+                       help=f"Markdown summary (default: {markdown}; also appended to "
+                            "$GITHUB_STEP_SUMMARY when set)")
+
+
 def load_config(args, root):
     """The config of ``root`` (or ``--config``); none from the repository with ``--no-repo-config``."""
     from keyguard.config import Config, load_config as load

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from keyguard.commands.common import add_api_options, severity_arg
 
-FORMATS = ("text", "json", "sarif", "markdown")
+FORMATS = ("text", "json", "sarif", "markdown", "gitlab")
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -32,13 +32,16 @@ def register(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--stdin", action="store_true", help="text read from standard input")
     mode.add_argument("--pre-push", action="store_true",
                       help="commits being pushed (PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF)")
+    mode.add_argument("--pre-receive", action="store_true",
+                      help="as a git server's pre-receive hook: what a push adds (docs/pre-receive.md)")
     what.add_argument("--since", metavar="REF", help="with --history: only commits after REF")
     what.add_argument("--include-unreachable", action="store_true",
                       help="with --history: also every reflog, stash entry and unreachable object")
     what.add_argument("--repo", metavar="DIR", help="the repository (default: the current directory)")
 
     rep = p.add_argument_group("report")
-    rep.add_argument("-f", "--format", choices=FORMATS, default="text", help="output format (default: text)")
+    rep.add_argument("-f", "--format", choices=FORMATS, default="text",
+                     help="output format (default: text; gitlab: GitLab's secret-detection report)")
     rep.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (atomically)")
     rep.add_argument("--show-secrets", action="store_true", help="print full secret values (dangerous)")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -56,6 +59,14 @@ def register(p: argparse.ArgumentParser) -> None:
     pol.add_argument("--fail-on", metavar="SEVERITY", type=severity_arg,
                      help="lowest severity that fails the scan: critical, high, medium, low, info "
                           "(default: low, or fail-on in the config)")
+
+    hook = p.add_argument_group("pre-receive hook (server side)")
+    hook.add_argument("--timeout", metavar="SECONDS", type=float, default=4.0,
+                      help="time budget of the hook (default: 4, under GitHub Enterprise's 5 s; 0: none)")
+    hook.add_argument("--on-timeout", choices=("closed", "open"), default="closed",
+                      help="when the budget runs out: refuse (closed, default) or accept (open) the push")
+    hook.add_argument("--allow-log", metavar="FILE",
+                      help="enables git push -o keyguard-allow=REASON; each use is appended to FILE")
 
     api = p.add_argument_group("FluxLoop API (network; off by default)")
     api.add_argument("--verify", action="store_true", help="ask the API whether each found key is live")
@@ -81,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path(args.repo) if args.repo else Path.cwd()
     if args.repo and not cwd.is_dir():
         raise UsageError(f"--repo {args.repo}: not a directory")
+    if args.pre_receive:
+        from keyguard.commands.common import verify_and_revoke
+        from keyguard.receive.hook import run_pre_receive
+        return run_pre_receive(args, act=lambda findings: verify_and_revoke(findings, args, revoke=args.revoke))
 
     if args.output:
         from keyguard.commands.common import check_writable

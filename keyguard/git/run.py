@@ -59,7 +59,25 @@ cloud credentials (``AWS_*``, ``*_TOKEN``, ``*_API_KEY``, ``*_SECRET``...) and
 any variable whose name keyguard cannot know. The ``GIT_*`` variables git
 exports to hooks (``GIT_DIR``, ``GIT_WORK_TREE``, ``GIT_INDEX_FILE``...) would
 point our calls at the wrong place (pre-commit #300, #1849) and are dropped too,
-except ``GIT_INDEX_FILE`` on request (``keep_index``).
+except ``GIT_INDEX_FILE`` on request (``keep_index``) and the push quarantine
+(``quarantine_env``).
+
+Push quarantine (``quarantine_env``): while a pre-receive hook runs, the pushed
+objects sit in a quarantine folder that ``git receive-pack`` names in
+``GIT_OBJECT_DIRECTORY`` (the repository's own objects in
+``GIT_ALTERNATE_OBJECT_DIRECTORIES``, the folder in ``GIT_QUARANTINE_PATH``).
+Without those three a hook's git calls cannot see what is being pushed. Only
+receive-pack sets ``GIT_QUARANTINE_PATH``, and only for its hooks, so it is the
+switch: when it is set, ``git_env`` passes the three on (made absolute); when
+it is not, none of them reaches a git child. It is read from the process
+environment on each call (no module state to set or forget to reset).
+
+Remote transports (``NETWORK``): ``git/mirror.py`` clones and fetches the
+repositories of an organisation audit over ``https``/``ssh``/``git``/``http``.
+Those calls add ``NETWORK`` after ``HARDENING`` (``protocol.<name>.allow``
+wins over ``protocol.allow``); ``ext::`` and ``fd::`` stay refused, and the
+environment adds ``GIT_TERMINAL_PROMPT=0`` and ssh ``BatchMode`` (never wait
+for a password).
 
 Only the standard library is imported (this is on the pre-commit hook path).
 """
@@ -88,6 +106,17 @@ HARDENING: tuple[str, ...] = (
     "credential.helper=",
 )
 """``-c`` overrides on every git call (the reasons are in the module doc)."""
+
+NETWORK: tuple[str, ...] = (
+    "protocol.https.allow=always",
+    "protocol.http.allow=always",
+    "protocol.ssh.allow=always",
+    "protocol.git.allow=always",
+)
+"""``-c`` overrides added (after ``HARDENING``) to the calls that clone or fetch a remote URL."""
+
+QUARANTINE_VARS = ("GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES")
+"""What ``git receive-pack`` exports to a pre-receive hook about the push's quarantine."""
 
 GIT = ("git", "--no-pager", *(a for kv in HARDENING for a in ("-c", kv)))
 """The start of every git command line."""
@@ -129,9 +158,36 @@ def git_env(keep_index: bool = False) -> dict[str, str]:
     index = os.environ.get("GIT_INDEX_FILE")
     if keep_index and index:
         env["GIT_INDEX_FILE"] = os.path.abspath(index)
+    env.update(quarantine_env())
     env.setdefault("LC_ALL", "C")  # stable messages; content is bytes anyway
     env["GIT_OPTIONAL_LOCKS"] = "0"  # reads never rewrite the index (no stat refresh)
     env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+def quarantine_env(environ=None) -> dict[str, str]:
+    """The push quarantine variables of ``environ`` (default ``os.environ``), made absolute;
+    empty unless ``GIT_QUARANTINE_PATH`` is set (a pre-receive hook under quarantine)."""
+    environ = os.environ if environ is None else environ
+    if not environ.get("GIT_QUARANTINE_PATH"):
+        return {}
+    env = {}
+    for name in QUARANTINE_VARS:
+        value = environ.get(name)
+        if not value:
+            continue
+        if name == "GIT_ALTERNATE_OBJECT_DIRECTORIES":
+            value = os.pathsep.join(os.path.abspath(p) for p in value.split(os.pathsep) if p)
+        else:
+            value = os.path.abspath(value)
+        env[name] = value
+    return env
+
+
+def network_env() -> dict[str, str]:
+    """``git_env`` for a call that reaches a remote: never waits for a password or a host-key prompt."""
+    env = git_env()
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     return env
 
 

@@ -24,6 +24,7 @@ class Format(str, enum.Enum):
     JSON = "json"
     SARIF = "sarif"
     MARKDOWN = "markdown"
+    GITLAB = "gitlab"
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,14 @@ class HistorySource(Source):
     holds (path ``<unreachable>``) and, unless ``worktree`` is False or the
     repository is bare, the files on disk (kind ``worktree``, as
     ``keyguard scan`` reads them).
+
+    ``revs`` (instead of a range): explicit revisions to walk, such as the new
+    tips of a push; annotated tag objects among them are scanned too (their
+    messages, reported as ``tag-message``). With ``exclude_all_refs`` only the
+    commits no existing ref reaches are walked (``REVS --not --all``: what a
+    pre-receive hook is asked about); no existing ref contains those, so the
+    ref walk and the HEAD check are skipped (``refs`` empty, ``present_at_head``
+    None).
     """
 
     kind = "history"
@@ -118,12 +126,20 @@ class HistorySource(Source):
                  workers: int | None = None, only_new: bool = True,
                  chunk_threshold: int = CHUNK_THRESHOLD, max_size: int = MAX_SIZE,
                  skip: set[bytes] | frozenset[bytes] | None = None, worktree: bool = True,
-                 memo=None):
+                 memo=None, revs: list[str] | None = None, exclude_all_refs: bool = False):
         super().__init__()
-        if rev_range and since:
-            raise GitError("give either a revision range or --since, not both")
+        if sum(x is not None for x in (rev_range, since, revs)) > 1:
+            raise GitError("give one of a revision range, --since or revisions")
+        if exclude_all_refs and revs is None:
+            raise GitError("exclude_all_refs goes with revs")
+        if revs is not None and any(not r or r.startswith("-") for r in revs):
+            raise GitError("a revision cannot be empty or start with '-'")
         self.root = Path(root)
         self.rev_range = rev_range
+        self.revs = list(revs) if revs is not None else None
+        self.exclude_all_refs = exclude_all_refs
+        self.named_tags: list[str] = []
+        """The annotated tag objects among ``revs`` (and tags they point at), scanned as reachable."""
         self.since = since
         self.progress = progress
         self.include_unreachable = include_unreachable
@@ -143,11 +159,16 @@ class HistorySource(Source):
     # -- the flow -------------------------------------------------------------
     def located_hits(self, detector: "Detector") -> Iterator[LocatedHit]:
         """Hits in blobs and messages of the selected history, with provenance."""
-        ranged = self.rev_range is not None or self.since is not None
+        ranged = self.rev_range is not None or self.since is not None or self.revs is not None
         everything = self.include_unreachable and not ranged
+        if self.revs == []:
+            return
         if ranged:
             log = gcommits.Log(self._range_revs(), None).run(self.root)
-            entries = gobjects.sizes(self.root, log.range_objects())
+            if self.revs:
+                self.named_tags = gobjects.annotated_tags(self.root, self.revs)
+                self.stats["tags"] = len(self.named_tags)
+            entries = gobjects.sizes(self.root, log.range_objects() + self.named_tags)
         else:
             entries = self._all_objects(everything)
             log = None
@@ -224,6 +245,8 @@ class HistorySource(Source):
         return fresh
 
     def _range_revs(self) -> list[str]:
+        if self.revs is not None:
+            return [*self.revs, "--not", "--all"] if self.exclude_all_refs else self.revs
         if self.since is not None:
             if grepo.resolve_commit(self.root, self.since) is None:
                 raise GitError(f"--since: unknown revision {self.since!r}")
@@ -318,7 +341,7 @@ class HistorySource(Source):
                     got = cat.read(oid)
                     target, name, tagger, date = gcommits.parse_tag(got[1] if got else b"")
                     tags[oid] = (target, name, tagger, date)
-                    reachable = oid in tag_refs or target in log.commits
+                    reachable = oid in tag_refs or target in log.commits or oid in self.named_tags
                     if reachable or self.include_unreachable:
                         pending.extend((h, f"<tag-message:{name}>", "tag-message" if reachable else "unreachable",
                                         target, oid) for h in hits)
@@ -328,8 +351,11 @@ class HistorySource(Source):
                     got = cat.read(commit)
                     meta[commit] = gcommits.parse_commit(got[1]) if got and got[0] == "commit" else ("", "")
         commits = {p[3] for p in pending if p[3] and p[2] != "tag-message"}
-        refs = self._refs_containing(commits, log, walk)
-        at_head = self._secrets_at_head(found, {p[0].secret for p in pending}, ranged)
+        if self.exclude_all_refs:  # no existing ref reaches these commits; HEAD is not asked about
+            refs, at_head = {}, None
+        else:
+            refs = self._refs_containing(commits, log, walk)
+            at_head = self._secrets_at_head(found, {p[0].secret for p in pending}, ranged)
         for hit, path, kind, commit, blob in pending:
             present = (hit.secret in at_head) if at_head is not None else None
             if kind == "tag-message" or (kind == "unreachable" and blob in tags):
