@@ -93,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
     if args.repo and not cwd.is_dir():
         raise UsageError(f"--repo {args.repo}: not a directory")
     if args.pre_receive:
-        from keyguard.commands.common import verify_and_revoke
         from keyguard.receive.hook import run_pre_receive
         return run_pre_receive(args, act=lambda findings: verify_and_revoke(findings, args, revoke=args.revoke))
 
