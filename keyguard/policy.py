@@ -60,7 +60,7 @@ def exclude_warning(root: Path | None, exclude) -> str | None:
     if not exclude or root is None:
         return None
     from keyguard.errors import GitError
-    from keyguard.redact import scrub_shapes
+    from keyguard.redact import scrub_all
     from keyguard.scan import path_excluded
     from keyguard.git import run as grun
 
@@ -76,5 +76,5 @@ def exclude_warning(root: Path | None, exclude) -> str | None:
     hidden = sum(1 for f in files if path_excluded(f, exclude))
     if hidden > MOST * len(files):
         return (f"the config's exclude patterns cover {hidden} of {len(files)} tracked files: "
-                f"most of the repository is not checked (patterns: {scrub_shapes(', '.join(exclude), generic=False)[:200]})")
+                f"most of the repository is not checked (patterns: {scrub_all(', '.join(exclude))[:200]})")
     return None
