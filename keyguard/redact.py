@@ -93,6 +93,15 @@ def scrub_shapes(text: str, *, generic: bool = True) -> str:
     return text
 
 
+def shown_name(text: str) -> str:
+    """A name taken from scanned content (commit author, tagger, ref name) as reports show it.
+
+    Prefixed and JWT key shapes are redacted: a key pasted into ``user.name`` or a
+    branch name must not reach a report through the provenance of another finding.
+    """
+    return scrub_shapes(text, generic=False) if text else text
+
+
 def shown_value(value: object, limit: int = 80) -> str:
     """A user-supplied value as a message may quote it: key-shaped parts redacted, at most ``limit`` chars."""
     text = scrub_shapes(scrub(str(value), sorted(_KNOWN, key=len, reverse=True)))

@@ -352,3 +352,29 @@ def test_a_key_on_the_command_line_is_warned_about(hostile, keyguard, tmp_path):
     out2, err2 = out_err(r)
     assert "--api-key was given on the command line" in err2 and "FLUXLOOP_API_KEY" in err2
     no_full_key([out, err, out2, err2], key)
+
+
+def test_a_key_in_the_author_or_a_branch_name_never_reaches_a_report(repo, keyguard, tmp_path):
+    """Author, committer and ref names come from the scanned repository: they are shown redacted."""
+    import subprocess
+
+    from conftest import GIT_ENV
+    author_key, branch_key, key = platform_key("flux_stg_"), platform_key("flux_ci_"), platform_key()
+    repo.write("app.env", f"FLUXLOOP_API_KEY={key}\n")
+    repo.git("add", "-A")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_ENV, HOME=str(tmp_path / "home"))
+    subprocess.run(["git", "commit", "-q", "-m", "env", f"--author=ops {author_key} <ops@example.com>"],
+                   cwd=repo.path, env=env, check=True)
+    repo.git("branch", f"wip-{branch_key}")
+    texts = []
+    for fmt in ("json", "sarif", "markdown", "text"):
+        r = keyguard("scan", "--history", "-f", fmt, "--no-progress", cwd=repo.path)
+        assert r.returncode == 1, r.stderr
+        texts += out_err(r)
+    assert "ops flux_stg_" in "".join(texts)  # the author is shown, with its key redacted
+    r = keyguard("incident", "--offline", "--no-revoke", "--output-dir", str(tmp_path / "inc"), cwd=repo.path,
+                 input=(key + "\n").encode())
+    # (replacements.txt holds the key on purpose: it is git filter-repo's input, written 0600)
+    texts += out_err(r) + tuple(p.read_text() for p in (tmp_path / "inc").iterdir() if p.name != "replacements.txt")
+    no_full_key(texts, author_key, branch_key, key)
