@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import GIT_ENV, ROOT, Repo
 from keys import api_key, platform_key
 
@@ -95,7 +97,7 @@ def test_stdin(keyguard, tmp_path):
     assert r.returncode == 0
 
 
-def test_a_refused_commit_reports_without_loading_rich_typing_or_dataclasses(tmp_path):
+def test_a_refused_commit_reports_without_loading_rich_typing_dataclasses_or_argparse(tmp_path):
     """Into a pipe (pre-commit captures the hook's output) the report is plain text joined
     without rich: the hook's refusal costs no more imports than its pass."""
     repo = tmp_path / "r"
@@ -110,7 +112,7 @@ def test_a_refused_commit_reports_without_loading_rich_typing_or_dataclasses(tmp
     code = ("import sys\n"
             "from keyguard.cli import main\n"
             "rc = main(['scan', '--staged'])\n"
-            "loaded = sorted(m for m in ('rich', 'typing', 'dataclasses') if m in sys.modules)\n"
+            "loaded = sorted(m for m in ('rich', 'typing', 'dataclasses', 'argparse') if m in sys.modules)\n"
             "print('LOADED', loaded, file=sys.stderr)\n"
             "sys.exit(rc)\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=repo, env={**env, "PYTHONPATH": str(ROOT)},
@@ -118,3 +120,21 @@ def test_a_refused_commit_reports_without_loading_rich_typing_or_dataclasses(tmp
     assert r.returncode == 1, r.stderr
     assert "app.env" in r.stdout and "CRITICAL" in r.stdout and key not in r.stdout
     assert "LOADED []" in r.stderr
+
+
+@pytest.mark.parametrize("argv", [["scan", "--staged"], ["scan", "--staged", "a.py", "dir/b c.txt", ""]])
+def test_the_hook_command_line_parses_as_argparse_would(argv):
+    """``scan --staged FILE...`` skips argparse (keyguard.cli._hook_args): same namespace."""
+    from keyguard import cli
+
+    fast = cli._hook_args(list(argv))
+    assert fast is not None
+    assert vars(fast) == vars(cli.build_parser("scan").parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [["scan", "--staged", "-q"], ["scan", "--staged", "--", "-x"],
+                                  ["scan", "--history"], ["scan"], ["--staged", "scan"]])
+def test_other_command_lines_go_through_argparse(argv):
+    from keyguard import cli
+
+    assert cli._hook_args(list(argv)) is None
