@@ -301,3 +301,25 @@ def _commit_elsewhere(path: Path) -> str:
         subprocess.run(["git", *cmd], cwd=path, env=env, check=True, capture_output=True)
     return subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, env=env, check=True,
                           capture_output=True, text=True).stdout.strip()
+
+
+def test_a_git_folder_whose_work_tree_is_elsewhere_is_asked_to_git(repo, tmp_path):
+    """Next to a `.git` folder whose core.worktree points elsewhere, the work tree is that
+    other folder (git's answer), not the folder holding `.git` (the shortcut stands aside)."""
+    from keyguard.commands.common import make_source
+    from types import SimpleNamespace
+
+    elsewhere = tmp_path / "tree"
+    elsewhere.mkdir()
+    repo.git("config", "core.worktree", str(elsewhere))
+    args = SimpleNamespace(stdin=False, staged=True, history=False, pre_push=False, paths=[])
+    assert gitcmd.plain_top(repo.path) is None
+    _, root = make_source(args, repo.path)
+    assert root == elsewhere.resolve()
+
+
+def test_the_top_of_a_plain_work_tree_is_known_without_git(repo, tmp_path):
+    assert gitcmd.plain_top(repo.path) == repo.path.resolve() == gitcmd.find_root(repo.path).resolve()
+    (repo.path / "sub").mkdir()
+    assert gitcmd.plain_top(repo.path / "sub") is None  # a subfolder: git is asked
+    assert gitcmd.plain_top(tmp_path) is None

@@ -188,7 +188,7 @@ def make_source(args, cwd: Path):
         return StdinSource(sys.stdin.buffer), root
     if args.staged:
         from keyguard.sources.staged import StagedSource
-        root = grepo.require_root(cwd)
+        root = grepo.plain_top(cwd) or grepo.require_root(cwd)
         return StagedSource(root, files=args.paths or None), root
     if args.history or args.pre_push:
         from keyguard.sources.history import HistorySource
