@@ -97,7 +97,7 @@ def test_stdin(keyguard, tmp_path):
     assert r.returncode == 0
 
 
-def test_a_refused_commit_reports_without_loading_rich_typing_dataclasses_or_argparse(tmp_path):
+def test_a_refused_commit_loads_no_rich_typing_dataclasses_argparse_or_subprocess(tmp_path):
     """Into a pipe (pre-commit captures the hook's output) the report is plain text joined
     without rich: the hook's refusal costs no more imports than its pass."""
     repo = tmp_path / "r"
@@ -112,7 +112,7 @@ def test_a_refused_commit_reports_without_loading_rich_typing_dataclasses_or_arg
     code = ("import sys\n"
             "from keyguard.cli import main\n"
             "rc = main(['scan', '--staged'])\n"
-            "loaded = sorted(m for m in ('rich', 'typing', 'dataclasses', 'argparse') if m in sys.modules)\n"
+            "loaded = sorted(m for m in ('rich', 'typing', 'dataclasses', 'argparse', 'subprocess') if m in sys.modules)\n"
             "print('LOADED', loaded, file=sys.stderr)\n"
             "sys.exit(rc)\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=repo, env={**env, "PYTHONPATH": str(ROOT)},
