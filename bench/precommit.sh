@@ -15,6 +15,8 @@
 #       ALL_PEERS=1 also times betterleaks with bench/peers/betterleaks-fluxloop.toml
 # Scenarios: 1. an 11-file / ~16k-line clean change;  2. the same with a key in it
 # (the report path loads);  3. BIG_REPO's tree as a first commit.
+# floor-git is the patch a patch-reading staged scanner needs (keyguard reads blob ids
+# with `diff-index --raw` and the blobs instead; it can be below this floor).
 set -euo pipefail
 unset PYTHONDONTWRITEBYTECODE  # a user's Python writes and reuses .pyc files
 HERE=$(cd "$(dirname "$0")" && pwd)
