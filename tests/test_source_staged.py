@@ -323,3 +323,31 @@ def test_the_top_of_a_plain_work_tree_is_known_without_git(repo, tmp_path):
     (repo.path / "sub").mkdir()
     assert gitcmd.plain_top(repo.path / "sub") is None  # a subfolder: git is asked
     assert gitcmd.plain_top(tmp_path) is None
+
+
+def test_without_posix_spawn_git_runs_through_subprocess(repo, detector, monkeypatch):
+    """Where there is no posix_spawn/memfd (not Linux), git runs through subprocess: same answers,
+    same one-line errors."""
+    from keyguard.git import run as grun
+
+    monkeypatch.setattr(grun, "_SPAWN", False)
+    key = platform_key()
+    repo.write("app.env", f"A=1\nK={key}\n")
+    repo.git("add", "app.env")  # no commit yet: the empty tree is hashed from stdin
+    found, _ = staged(repo, detector)
+    assert [(lh.path, lh.hit.line, lh.hit.secret) for lh in found] == [("app.env", 2, key)]
+    with pytest.raises(GitError) as err:
+        grun.run(["rev-parse", "--verify", "no-such-ref"], repo.path)
+    assert "\n" not in str(err.value) and "rev-parse" in str(err.value)
+
+
+def test_git_errors_through_posix_spawn_are_one_line(repo, tmp_path):
+    from keyguard.git import run as grun
+
+    with pytest.raises(GitError) as err:
+        grun.run(["rev-parse", "--verify", "no-such-ref"], repo.path)
+    assert "\n" not in str(err.value) and "rev-parse" in str(err.value)
+    with pytest.raises(GitError, match="not a directory"):
+        grun.run(["status"], tmp_path / "missing")
+    assert grun.run(["hash-object", "--stdin"], repo.path, input=b"x\n").stdout.strip() == \
+        repo.git("hash-object", "--stdin", input=b"x\n").strip().encode()
