@@ -351,3 +351,14 @@ def test_git_errors_through_posix_spawn_are_one_line(repo, tmp_path):
         grun.run(["status"], tmp_path / "missing")
     assert grun.run(["hash-object", "--stdin"], repo.path, input=b"x\n").stdout.strip() == \
         repo.git("hash-object", "--stdin", input=b"x\n").strip().encode()
+
+
+def test_a_modified_file_with_an_odd_name_maps_its_hits_to_added_lines(repo, detector):
+    old, new = platform_key(), api_key()
+    name = 'we ird "näme"\t.env'
+    repo.write(name, f"A={old}\n")
+    repo.commit("old key")
+    repo.write(name, f"A={old}\nB=2\nC={new}\n")
+    repo.git("add", "-A")
+    found, _ = staged(repo, detector)
+    assert [(lh.path, lh.hit.line, lh.hit.secret) for lh in found] == [(name, 3, new)]
