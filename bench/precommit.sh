@@ -9,23 +9,37 @@
 #   BIG_REPO  optional (e.g. sqlalchemy): its whole tree staged on top of one initial commit
 #             (the first commit of an imported project)
 #   RUNS      alternating runs per command (default 11); medians are reported
-# env:  KEYGUARD (default: keyguard on PATH)
-#       PEERS_BIN (folder holding kingfisher / betterleaks; default: none)
+# env:  KEYGUARD (default: this checkout installed NON-editable into a fresh venv in the temp
+#                 folder, as pip/pre-commit users get it: no .pth import hook, compiled .pyc)
+#       PEERS_BIN (folder holding kingfisher / betterleaks; default: /tmp/peers/bin if present)
 #       ALL_PEERS=1 also times betterleaks with bench/peers/betterleaks-fluxloop.toml
 # Scenarios: 1. an 11-file / ~16k-line clean change;  2. the same with a key in it
 # (the report path loads);  3. BIG_REPO's tree as a first commit.
+# floor-git is the patch a patch-reading staged scanner needs (keyguard reads blob ids
+# with `diff-index --raw` and the blobs instead; it can be below this floor).
 set -euo pipefail
+unset PYTHONDONTWRITEBYTECODE  # a user's Python writes and reuses .pyc files
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=${1:-}
 BIG=${2:-}
 RUNS=${3:-11}
-KG=${KEYGUARD:-$(command -v keyguard || true)}
-[ -n "$KG" ] || { echo "bench: no keyguard on PATH (set KEYGUARD=/path/to/keyguard)" >&2; exit 2; }
-PY=$(head -1 "$KG" | sed 's/^#!//')
 PB=${PEERS_BIN:-}
+[ -z "$PB" ] && [ -x /tmp/peers/bin/kingfisher ] && PB=/tmp/peers/bin
 KF_RULES=$HERE/peers/kingfisher-fluxloop.yml
 BL_RULES=$HERE/peers/betterleaks-fluxloop.toml
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+KG=${KEYGUARD:-}
+if [ -z "$KG" ]; then
+  # a copy of the checkout (setuptools writes build/ into the tree it installs from)
+  mkdir "$work/src"
+  tar -C "$HERE/.." -cf - pyproject.toml README.md keyguard rules | tar -C "$work/src" -xf -
+  python3 -m venv "$work/venv"
+  "$work/venv/bin/pip" install -q "$work/src" >/dev/null 2>&1 \
+    || { echo "bench: pip install of the checkout failed" >&2; exit 2; }
+  KG=$work/venv/bin/keyguard
+  echo "keyguard: $("$KG" --version) installed non-editable in $work/venv"
+fi
+PY=$(head -1 "$KG" | sed 's/^#!//')
 repo="$work/repo"
 G="git -c user.name=b -c user.email=b@b"
 

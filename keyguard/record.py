@@ -6,6 +6,10 @@
 builds all its methods with one ``exec`` per class and never imports
 ``dataclasses`` (which imports ``inspect``, ``ast``, ``tokenize``...). Fifteen
 dataclasses cost ~13 ms of every ``keyguard scan --staged``; as records ~1 ms.
+The ``exec`` runs when the class is first used (its first instance, or a method
+called on an instance made without ``__init__``): most records are never made on
+a clean commit (findings, verifications, key records), and their compiling was
+~4 ms of it.
 
 The classes stay dataclasses to everything else: ``dataclasses.fields``,
 ``replace``, ``asdict`` and ``is_dataclass`` work, because
@@ -81,7 +85,41 @@ def _build(cls, frozen: bool):
                 delattr(cls, name)
             else:
                 setattr(cls, name, spec.default)
-    ns: dict = {"_MISSING": _MISSING, "FrozenError": FrozenError, "cls": cls}
+    methods = ["__init__", "__repr__", "__eq__"] + (["__hash__"] if frozen else [])
+    for m in methods:
+        setattr(cls, m, _stub(cls, m, specs, frozen))
+    if frozen:
+        cls.__setattr__ = _frozen_setattr
+        cls.__delattr__ = _frozen_delattr
+    else:
+        cls.__hash__ = None
+    cls.__dataclass_fields__ = _LazyFields(specs, frozen)
+    cls.__match_args__ = tuple(n for n, _ in specs)
+    return cls
+
+
+def _frozen_setattr(self, name, value):
+    raise FrozenError(f"cannot assign to field {name!r}")
+
+
+def _frozen_delattr(self, name):
+    raise FrozenError(f"cannot delete field {name!r}")
+
+
+def _stub(cls, name: str, specs: list[tuple[str, _Spec]], frozen: bool):
+    """Method ``name`` of ``cls`` until first called: then the class's real methods are built
+    (``_methods``) and the call goes to the real one."""
+    def stub(self, *args, **kwargs):
+        if cls.__dict__[name] is stub:
+            _methods(cls, specs, frozen)
+        return getattr(cls, name)(self, *args, **kwargs)
+    stub.__qualname__ = f"{cls.__qualname__}.{name}"
+    return stub
+
+
+def _methods(cls, specs: list[tuple[str, _Spec]], frozen: bool) -> None:
+    """Compile and set ``__init__``, ``__repr__``, ``__eq__`` (and ``__hash__`` when frozen) of ``cls``."""
+    ns: dict = {"_MISSING": _MISSING, "cls": cls}
     params, body = [], []
     set_ = "object.__setattr__(self, {!r}, {})" if frozen else "self.{} = {}"
     for name, s in specs:
@@ -115,19 +153,9 @@ def _build(cls, frozen: bool):
         src += [
             "def __hash__(self):",
             f"    return hash({key})",
-            "def __setattr__(self, name, value):",
-            "    raise FrozenError(f'cannot assign to field {name!r}')",
-            "def __delattr__(self, name):",
-            "    raise FrozenError(f'cannot delete field {name!r}')",
         ]
     exec("\n".join(src), ns)  # noqa: S102 - generated from the class's own field names
-    methods = ["__init__", "__repr__", "__eq__"] + (["__hash__", "__setattr__", "__delattr__"] if frozen else [])
-    for m in methods:
+    for m in ["__init__", "__repr__", "__eq__"] + (["__hash__"] if frozen else []):
         fn = ns[m]
         fn.__qualname__ = f"{cls.__qualname__}.{m}"
         setattr(cls, m, fn)
-    if not frozen:
-        cls.__hash__ = None
-    cls.__dataclass_fields__ = _LazyFields(specs, frozen)
-    cls.__match_args__ = tuple(n for n, _ in specs)
-    return cls

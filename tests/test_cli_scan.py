@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 
-from conftest import Repo
+import pytest
+
+from conftest import GIT_ENV, ROOT, Repo
 from keys import api_key, platform_key
 
 
@@ -91,3 +95,46 @@ def test_stdin(keyguard, tmp_path):
     assert r.returncode == 1 and b"<stdin>" in r.stdout and key.encode() not in r.stdout
     r = keyguard("scan", "--stdin", cwd=tmp_path, input=b"export FLUXLOOP_API_KEY=flux_dev_abc123def456ghi789jkl012mno34\n")
     assert r.returncode == 0
+
+
+def test_a_refused_commit_loads_no_rich_typing_dataclasses_argparse_or_subprocess(tmp_path):
+    """Into a pipe (pre-commit captures the hook's output) the report is plain text joined
+    without rich: the hook's refusal costs no more imports than its pass."""
+    repo = tmp_path / "r"
+    repo.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_ENV)
+    env["HOME"] = str(tmp_path)
+    subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True)
+    key = platform_key()
+    (repo / "app.env").write_text(f"K={key}\n")
+    subprocess.run(["git", "add", "app.env"], cwd=repo, env=env, check=True)
+    code = ("import sys\n"
+            "from keyguard.cli import main\n"
+            "rc = main(['scan', '--staged'])\n"
+            "loaded = sorted(m for m in ('rich', 'typing', 'dataclasses', 'argparse', 'subprocess') if m in sys.modules)\n"
+            "print('LOADED', loaded, file=sys.stderr)\n"
+            "sys.exit(rc)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=repo, env={**env, "PYTHONPATH": str(ROOT)},
+                       capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr
+    assert "app.env" in r.stdout and "CRITICAL" in r.stdout and key not in r.stdout
+    assert "LOADED []" in r.stderr
+
+
+@pytest.mark.parametrize("argv", [["scan", "--staged"], ["scan", "--staged", "a.py", "dir/b c.txt", ""]])
+def test_the_hook_command_line_parses_as_argparse_would(argv):
+    """``scan --staged FILE...`` skips argparse (keyguard.cli._hook_args): same namespace."""
+    from keyguard import cli
+
+    fast = cli._hook_args(list(argv))
+    assert fast is not None
+    assert vars(fast) == vars(cli.build_parser("scan").parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [["scan", "--staged", "-q"], ["scan", "--staged", "--", "-x"],
+                                  ["scan", "--history"], ["scan"], ["--staged", "scan"]])
+def test_other_command_lines_go_through_argparse(argv):
+    from keyguard import cli
+
+    assert cli._hook_args(list(argv)) is None

@@ -8,6 +8,7 @@ import os
 import struct
 import termios
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -208,3 +209,23 @@ def test_wrapped_lines_keep_their_indent(monkeypatch):
                line.startswith(" " * text.FACT_INDENT + "description") for line in body[:2]), body
     fix = lines[lines.index("How to fix") + 1:]
     assert fix[0].startswith("  1. ") and fix[1].startswith("     word")  # under the text, not the number
+
+
+@pytest.mark.parametrize("kind", ["worktree", "history", "staged"])
+@pytest.mark.parametrize("options", [{}, {"verbose": True}, {"show_secrets": True}])
+def test_plain_report_without_rich_is_what_rich_writes(kind, options):
+    """Into a pipe or file a scan report is joined without loading rich; it must read the same."""
+    report, _ = rich_report(kind)
+    report.hygiene = []
+    report.policy = {"config": ".keyguard.toml", "exclude": "none"}
+    report.warnings.append("a path with\ttab and " + "é" * 300)  # lines rich would treat its own way
+    for r in (report, rich_report(kind)[0]):
+        r.hygiene = []
+        via_rich = io.StringIO()
+        text._write_rich(r, via_rich, ReportOptions(**options), tty=False)
+        assert render(text, r, **options) == via_rich.getvalue()
+    report.warnings.pop()
+    report.findings[0] = replace(report.findings[0], snippet="x" * 600)  # long enough for rich to wrap
+    via_rich = io.StringIO()
+    text._write_rich(report, via_rich, ReportOptions(**options), tty=False)
+    assert render(text, report, **options) == via_rich.getvalue()

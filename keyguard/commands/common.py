@@ -5,16 +5,20 @@ The API options every API-using command takes and the client built from them
 ``fluxloop`` library prints nothing); config and baseline loading; the command
 line as reports show it (secrets out); checking that an output can be written
 before anything is done; the revoke confirmation on a terminal and the one
-line per key acted on. Only argparse is imported at top level, so registering
-a command stays cheap.
+line per key acted on. Nothing but ``os``, ``sys`` and ``pathlib`` is imported at
+top level (not even argparse: the pre-commit hook's arguments are not parsed by
+it, see ``keyguard.cli``), so registering a command stays cheap.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
+
+TYPE_CHECKING = False  # typing and argparse are not imported on the pre-commit path
+if TYPE_CHECKING:
+    import argparse
 
 DEFAULT_API_DEADLINE = 120.0
 """Seconds all API work of one run may take (``--api-deadline``)."""
@@ -24,13 +28,15 @@ DEFAULT_API_DEADLINE = 120.0
 def bounded(cast, low, high, unit: str, *, low_open: bool = False):
     """An argparse type: ``cast(text)`` within ``[low, high]`` (``(low, high]`` if ``low_open``)."""
     def parse(text: str):
+        from argparse import ArgumentTypeError
+
         from keyguard.redact import shown_value
         try:
             value = cast(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {unit}, got {shown_value(text)!r}") from None
+            raise ArgumentTypeError(f"expected {unit}, got {shown_value(text)!r}") from None
         if value < low or value > high or (low_open and value == low):
-            raise argparse.ArgumentTypeError(f"expected {unit} from {low}{' (exclusive)' if low_open else ''} "
+            raise ArgumentTypeError(f"expected {unit} from {low}{' (exclusive)' if low_open else ''} "
                                              f"to {high}")
         return value
     return parse
@@ -38,12 +44,14 @@ def bounded(cast, low, high, unit: str, *, low_open: bool = False):
 
 def severity_arg(text: str):
     """argparse type for a severity name."""
+    from argparse import ArgumentTypeError
+
     from keyguard.model import Severity
     from keyguard.redact import shown_value
     try:
         return Severity.parse(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"unknown severity {shown_value(text)!r} (choose from "
+        raise ArgumentTypeError(f"unknown severity {shown_value(text)!r} (choose from "
                                          f"{', '.join(s.value for s in Severity)})") from None
 
 
@@ -180,7 +188,7 @@ def make_source(args, cwd: Path):
         return StdinSource(sys.stdin.buffer), root
     if args.staged:
         from keyguard.sources.staged import StagedSource
-        root = grepo.require_root(cwd)
+        root = grepo.plain_top(cwd) or grepo.require_root(cwd)
         return StagedSource(root, files=args.paths or None), root
     if args.history or args.pre_push:
         from keyguard.sources.history import HistorySource

@@ -9,12 +9,15 @@ neither rich nor the HTTP client nor the report writers' dependencies.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
 from keyguard.commands.common import add_api_options, severity_arg
+
+TYPE_CHECKING = False  # typing and argparse are not imported on the pre-commit path
+if TYPE_CHECKING:
+    import argparse
 
 FORMATS = ("text", "json", "sarif", "markdown", "gitlab")
 

@@ -8,7 +8,7 @@ it). Plain functions over ``git -z`` output, in the manner of pre-commit's
 * ``repo``     - repository facts: roots, git dir, bare or not, object format, revisions.
 * ``objects``  - ``cat-file`` readers (one object at a time, whole streams) and object listing
                  (all objects, reflog and stash commits, unreachable objects).
-* ``diff``     - the staged patch ``scan --staged`` reads (``diff-index --cached``, through a memfd).
+* ``diff``     - the staged entries and patch ``scan --staged`` reads (``diff-index --cached``).
 * ``commits``  - commit and tag header parsing, and the ``git log --raw`` walk.
 * ``refs``     - refs, their names as keyguard prints them, and "which refs contain these commits"
                  (batched: one walk for any number of commits).

@@ -15,7 +15,6 @@ Only the standard library is imported (``CatFile`` is on the pre-commit path).
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from keyguard.errors import GitError
@@ -23,6 +22,7 @@ from keyguard.git.run import first_line, git_env, output, popen, run, set_pipe_s
 
 TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 if TYPE_CHECKING:
+    import subprocess
     from typing import IO, Iterator, Sequence
 
 CHUNK = 1 << 20
@@ -80,6 +80,8 @@ class CatFile:
     """A persistent ``git cat-file --batch`` process for reading objects by id, one at a time."""
 
     def __init__(self, cwd: str | Path, env: dict[str, str] | None = None):
+        import subprocess  # here: a clean pre-commit run never starts cat-file nor imports subprocess
+
         self.proc = popen(["cat-file", "--batch"], cwd, stdin=subprocess.PIPE, env=env or git_env())
         self.reader = BatchReader(self.proc.stdout)
 
@@ -211,6 +213,8 @@ def all_objects(cwd: str | Path, stats: dict[str, int] | None = None,
     memory for big blobs); what the caller does not read is skipped. Closing the
     generator stops git.
     """
+    import subprocess
+
     proc = popen(["cat-file", "--batch-all-objects", "--batch", "--unordered"], cwd, stderr=subprocess.PIPE)
     reader = BatchReader(proc.stdout)
     n_obj = n_bytes = 0

@@ -19,6 +19,32 @@ def find_root(cwd: str | Path) -> Path | None:
     return Path(decode_path(top)) if top else None
 
 
+def plain_top(cwd: str | Path) -> Path | None:
+    """``cwd`` (resolved) when it is plainly the top of a work tree, known without running git:
+    it holds a ``.git`` folder with a ``HEAD`` whose ``config`` sets neither ``core.worktree``
+    nor ``core.bare`` (nor includes another file). None when that is not plain (a subfolder, a linked worktree's ``.git``
+    file, a separate git dir...): then ask ``find_root``.
+
+    Git finds the same repository first from there (git children get no ``GIT_DIR``:
+    ``keyguard.git.run.git_env``); the pre-commit hook runs at the top, so this spares a
+    ``rev-parse`` on every commit.
+    """
+    import os
+
+    top = os.path.realpath(cwd)
+    dot_git = os.path.join(top, ".git")
+    try:
+        with open(os.path.join(dot_git, "config"), "rb") as fh:
+            config = fh.read(1 << 16).lower()
+        if not os.path.isfile(os.path.join(dot_git, "HEAD")):
+            return None
+    except OSError:
+        return None
+    if b"worktree" in config or b"include" in config or b"bare" in config.replace(b"bare = false", b""):
+        return None  # core.worktree / core.bare, maybe from an included file: let git say
+    return Path(top)
+
+
 def require_root(cwd: str | Path) -> Path:
     """Like ``find_root`` but a ``GitError`` when ``cwd`` is not in a work tree."""
     root = find_root(cwd)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import enum
 import importlib
 import sys
-from dataclasses import dataclass
-from typing import TextIO
 
 from keyguard.model import ScanReport
+from keyguard.record import record
+
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path (a refused commit writes a report)
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 class Format(str, enum.Enum):
@@ -27,7 +30,7 @@ class Format(str, enum.Enum):
     GITLAB = "gitlab"
 
 
-@dataclass(frozen=True)
+@record
 class ReportOptions:
     """How to write a report."""
 

@@ -9,12 +9,14 @@ library here: the writers decide how these strings look.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
 
 from keyguard.model import (Finding, HygieneFinding, Provenance, Revocation, ScanReport,
                             Severity, Verification)
 from keyguard.redact import scrub
+
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path (a refused commit writes a report)
+if TYPE_CHECKING:
+    from typing import Iterable, Sequence
 
 SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: -s.rank))
 """All severities, worst first."""
@@ -174,6 +176,7 @@ def epoch_date(value: int | None) -> str:
     """A UTC ``YYYY-MM-DD`` for an epoch time, ``never`` for None."""
     if value is None:
         return "never"
+    from datetime import datetime, timezone
     try:
         return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d")
     except (OverflowError, OSError, ValueError):
