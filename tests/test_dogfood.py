@@ -8,6 +8,12 @@ def test_keyguard_repository_is_clean(keyguard):
     assert r.returncode == 0, r.stdout.decode()[:2000]
 
 
+def test_keyguard_history_is_clean(keyguard):
+    """Every commit HEAD reaches (a shallow clone has fewer: still none may hold a key)."""
+    r = keyguard("scan", "--history", "--no-progress", "--format", "json", "HEAD", cwd=ROOT)
+    assert r.returncode == 0, r.stdout.decode()[:2000]
+
+
 def test_no_file_names_a_path_outside_the_repository():
     """Code, tests, scripts and docs carry what they need: no path beside the checkout or on a build machine."""
     import subprocess

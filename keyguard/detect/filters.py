@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from operator import add
 
 from keyguard.detect.lazyregex import LazyRegex
 from keyguard.model import Rule
@@ -52,6 +53,7 @@ _WORDS = ("example", "sample", "placeholder", "dummy", "yourkey", "yourapi", "yo
           "redacted", "changeme", "replace", "insert", "notreal", "keyhere", "secret",
           # fixtures that say they are fake: ``NotARealKey...ForUnitTests``, ``FAKEKEYFORTESTSONLY``
           "notareal", "fakekey", "fortest", "unittest", "testonly", "testsonly")
+_WORDS_FOUND = LazyRegex("|".join(_WORDS))
 _RUNS = LazyRegex(r"[a-z]+|[A-Z]+|[0-9]+")
 _DIGITS_INSIDE_WORD = LazyRegex(r"[0-9][a-z]|^[0-9]")
 _ONE_LETTER_WORD = LazyRegex(r"[A-Z](?![a-z])")
@@ -96,7 +98,7 @@ def body_reason(body: str, min_entropy: float = 0.0) -> str | None:
             return "placeholder:masked" if masked else "placeholder:elided"
     if any(mark in body for mark in _TEMPLATE_MARKS):
         return "template"
-    alnum = "".join(c for c in body if c.isalnum())
+    alnum = body if body.isalnum() else "".join(filter(str.isalnum, body))
     if not alnum:
         return "placeholder:elided"
     if _is_filler(alnum):
@@ -108,7 +110,7 @@ def body_reason(body: str, min_entropy: float = 0.0) -> str | None:
     if _period(alnum) is not None:
         return "placeholder:repeated"
     lowered = alnum.lower()
-    if any(w in lowered for w in _WORDS):
+    if _WORDS_FOUND.search(lowered):
         return "placeholder:word"
     if _is_identifier(body):
         return "identifier"
@@ -153,6 +155,25 @@ def _is_filler(alnum: str) -> bool:
     return count * 2 >= len(alnum) and count >= 4
 
 
+def _pairs(up: bool) -> frozenset[str]:
+    """Every two-character string whose second character follows (``up``) or precedes the first
+    by one in the digits or in one case of the alphabet, with wrap-around (``9`` -> ``0``)."""
+    out = set()
+    for alphabet in ("0123456789", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+        n = len(alphabet)
+        for i, a in enumerate(alphabet):
+            b = alphabet[(i + (1 if up else -1)) % n]
+            out.add(a + b)
+    return frozenset(out)
+
+
+# ASCII steps looked up as two-character strings, so a body's steps are counted without a Python
+# call per character (this runs for every candidate: its cost is paid once per finding).
+_UP = _pairs(True)
+_DOWN = _pairs(False)
+_STEPS = _UP | _DOWN
+
+
 def _step(a: str, b: str) -> bool:
     """``b`` follows ``a`` (or precedes it) in the alphabet or the digits, with wrap-around."""
     if a.isdigit() and b.isdigit():
@@ -168,6 +189,11 @@ def _consecutive(run: str) -> bool:
     """Every character of ``run`` steps by one from the last, in one direction."""
     if len(run) < 2:
         return False
+    if run.isascii():  # the usual case, by table
+        if run[:2] not in _STEPS:
+            return False
+        pairs = list(map(add, run, run[1:]))
+        return all(map(_UP.__contains__, pairs)) or all(map(_DOWN.__contains__, pairs))
     steps = {(ord(b) - ord(a)) % (10 if a.isdigit() else 26) for a, b in zip(run, run[1:])}
     return steps in ({1}, {9}, {25}) and all(_step(a, b) for a, b in zip(run, run[1:]))
 
@@ -177,9 +203,11 @@ def _is_seed_example(alnum: str) -> bool:
     runs = _RUNS.findall(alnum)
     if len(runs) < 3:
         return False
+    runs = [r for r in runs if len(r) >= 2]
+    if sum(map(len, runs)) < 0.7 * len(alnum):  # not even with every run of two or more counted
+        return False
     counts = Counter(runs)
-    structured = sum(len(r) for r in runs
-                     if len(r) >= 2 and (_consecutive(r) or counts[r] > 1 or len(set(r)) == 1))
+    structured = sum(len(r) for r in runs if counts[r] > 1 or len(set(r)) == 1 or _consecutive(r))
     return structured >= 0.7 * len(alnum)
 
 
@@ -190,16 +218,24 @@ def _is_sequence(alnum: str) -> bool:
         runs = _RUNS.findall(alnum)
         return all(len(r) >= 2 and (_consecutive(r) or len(set(r)) == 1) for r in runs) and \
             any(len(r) >= 3 for r in runs)
-    steps = sum(_step(a, b) for a, b in zip(alnum, alnum[1:]))
+    if alnum.isascii():  # the usual case, by table
+        steps = sum(map(_STEPS.__contains__, map(add, alnum, alnum[1:])))
+    else:
+        steps = sum(_step(a, b) for a, b in zip(alnum, alnum[1:]))
     return steps >= 0.6 * (len(alnum) - 1)
 
 
 def _period(alnum: str) -> int | None:
     """The length of a chunk that, repeated, makes up the whole body (None if none)."""
     n = len(alnum)
-    for p in range(1, n // 2 + 1):
+    if not n:
+        return None
+    # only where the first character comes again can a chunk start over
+    p = alnum.find(alnum[0], 1, n // 2 + 1)
+    while p != -1:
         if alnum[p:] == alnum[:n - p]:
             return p
+        p = alnum.find(alnum[0], p + 1, n // 2 + 1)
     return None
 
 
@@ -220,7 +256,7 @@ def _is_identifier(body: str) -> bool:
     if any(c.isdigit() for c in body):
         # with digits, a stricter test: every camel-case word has two letters or more, and
         # 80% of the letter pairs are common (random 16-20 character bodies reach 0.65)
-        if (sum(c.isdigit() for c in body) > 4 or _DIGITS_INSIDE_WORD.search(body)
+        if (sum(map(str.isdigit, body)) > 4 or _DIGITS_INSIDE_WORD.search(body)
                 or _ONE_LETTER_WORD.search(body)):
             return False
         body = re.sub(r"[0-9]+", "_", body)

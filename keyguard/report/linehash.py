@@ -16,6 +16,7 @@ move, and two different keys on look-alike lines still get different hashes.
 from __future__ import annotations
 
 import struct
+from operator import mul
 
 BLOCK_SIZE = 100
 """How many (non-blank) characters each line's hash covers."""
@@ -86,8 +87,24 @@ def first_line_hash(text: str) -> str:
     """The bare hash (no ``:n``) ``line_hashes`` gives line 1 of ``text``, without the full walk.
 
     Line 1's hash covers the first ``BLOCK_SIZE`` kept code units (blanks
-    dropped, CR/CRLF folded to LF, then the EOF marker and zero padding).
+    dropped, CR/CRLF folded to LF, then the EOF marker and zero padding): the sum
+    of unit ``i`` times ``_MOD ** (BLOCK_SIZE - 1 - i)``, modulo 2**64.
     """
+    if "\r" in text:
+        units = _first_units_folding_cr(text)
+    else:  # the common case (a finding's hash text has no CR): no loop per character
+        units = list(_code_units(text.replace(" ", "").replace("\t", "")[:BLOCK_SIZE])[:BLOCK_SIZE])
+        if len(units) < BLOCK_SIZE:
+            units.append(_EOF)
+    return format(sum(map(mul, units, _WEIGHTS)) & _MASK, "x")
+
+
+_WEIGHTS = tuple(pow(_MOD, BLOCK_SIZE - 1 - i, 1 << 64) for i in range(BLOCK_SIZE))
+"""The weight of each of the ``BLOCK_SIZE`` units in a line's hash (the zero padding has none)."""
+
+
+def _first_units_folding_cr(text: str) -> list[int]:
+    """The first ``BLOCK_SIZE`` kept code units of ``text`` (blanks dropped, CR/CRLF as LF), then EOF if room."""
     units: list[int] = []
     prev_cr = False
     for c in _code_units(text):
@@ -97,15 +114,9 @@ def first_line_hash(text: str) -> str:
         prev_cr = c == _CR
         units.append(_LF if prev_cr else c)
         if len(units) == BLOCK_SIZE:
-            break
-    else:
-        units.append(_EOF)
-    h = 0
-    for c in units[:BLOCK_SIZE]:
-        h = (h * _MOD + c) & _MASK
-    for _ in range(BLOCK_SIZE - len(units)):
-        h = (h * _MOD) & _MASK
-    return format(h, "x")
+            return units
+    units.append(_EOF)
+    return units
 
 
 def finding_line_hash(snippet: str, rule_id: str, fingerprint: str) -> str:

@@ -38,6 +38,7 @@ from urllib.parse import quote
 
 from keyguard import __version__
 from keyguard.model import Finding, HygieneFinding, ScanReport, Severity
+from keyguard.report import jsontext
 from keyguard.report.interface import ReportOptions
 from keyguard.report.linehash import LineHasher
 from keyguard.report.summary import (FIX_STEPS, HISTORY_FIX, SecretGuard, ordered, ordered_hygiene,
@@ -186,8 +187,9 @@ def _render(report, runs: list[_Run], cuts: list[int], warnings: list[str], tota
         out.append(_run(report, run.category, run.rules[:n_rules], results, notes, guard,
                         len(run.results) - cut))
     log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": out}
-    separators = (",", ": ") if indent else (",", ":")
-    return json.dumps(log, indent=indent, ensure_ascii=False, separators=separators)
+    if indent:
+        return jsontext.dumps(log, indent)
+    return json.dumps(log, ensure_ascii=False, separators=(",", ":"))
 
 
 def _build_run(report: ScanReport, category: str, items: list[_Item], guard: SecretGuard) -> _Run:

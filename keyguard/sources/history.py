@@ -599,6 +599,10 @@ def _worker(cwd, entries, detector, conn, chunk_threshold, max_size) -> None:
             conn.send(("error", str(exc) if isinstance(exc, GitError) else f"reader failed: {type(exc).__name__}"))
     finally:
         if not stopped:
+            # The work is over: a stop signal now has nothing to interrupt. The parent ends its
+            # readers as soon as it has read "done", which can be before this send returns here;
+            # unblocked, that SIGTERM raised out of the send and printed a traceback.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             with contextlib.suppress(OSError):
                 conn.send(("done",))
         conn.close()
