@@ -16,7 +16,12 @@ whose keywords appear run their regexes, and then:
 - a prefix followed by a non-key (``flx_api_...``, ``flux_dev_****``, ``${X}``) becomes a
   suppressed hit with its reason, so ``--verbose`` can say why it was not reported;
 - escaped forms (``flux%5Fprod%5F…``, ``flux\\u005fprod…``) are decoded locally;
-- base64 runs holding a key stem at any byte alignment are decoded (bounded window);
+- base64 runs holding a key stem or a JWT at any byte alignment are decoded (bounded
+  window; a body wrapped over lines, PEM/MIME/YAML block scalar, is joined first, and what
+  it decodes to is searched again, so a URL-encoded key inside base64 is found: one level);
+- string literals joined by ``+`` or adjacency (``"flux_prod_" + "a1b2..."``) are read as
+  the joined value; a literal holding a prefix and part of a body that joins into no key is a
+  partial key (low severity, ``Hit.partial``: never verified, revoked or fingerprinted as a key);
 - whole-input views: UTF-8/UTF-16 BOMs, UTF-16 without BOM, zip members;
 - every candidate goes through the placeholder filters (``filters.py``) or, for JWTs,
   the offline JWT reading (``jwt.py``).
@@ -67,6 +72,13 @@ UNKNOWN_FORMAT_MIN = 20
 """Body length from which a prefix + random body outside the rule's alphabet is reported."""
 UNKNOWN_FORMAT_SEVERITY = Severity.LOW
 """Severity of a "key-shaped, unknown format" finding."""
+PARTIAL_SEVERITY = Severity.LOW
+"""Severity of a partial key (a fragment of a concatenation)."""
+PARTIAL_MIN = 8
+"""Body characters a fragment needs to be reported as a partial key."""
+PARTIAL_NOTE = "partial key (concatenation)"
+_LITERAL_END = rb"[A-Za-z0-9_]{0,80}([\"'`])[ \t]*[+\"'`\\\r\n]"
+"""A key stem's literal closed and followed by ``+``, another literal or a line break (a concatenation may follow)."""
 LARGE_TEXT = 4 * 1024 * 1024
 """A whole text larger than this is scanned in windows (bounded candidate lists)."""
 LARGE_STEP = 1024 * 1024
@@ -187,6 +199,8 @@ class _Candidate:
     """Accepted as a key by its credential assignment (already judged: no filter runs again)."""
     unknown_format: bool = False
     """A rule's prefix and a long random body outside the rule's alphabet (reported at low severity)."""
+    partial: bool = False
+    """A prefix and part of a body, the rest joined from something that is not a literal (low severity)."""
 
 
 def _escaped_heads(stems: Sequence[bytes]) -> list[bytes]:
@@ -322,6 +336,12 @@ class Detector:
         for stem in key_stems:
             for needle, shift in decoders.base64_needles(stem):
                 by_shift.setdefault(shift, []).append(needle)
+        self._b64_stems = list(self._key_stems)
+        """What a decoded base64 run must hold to be searched: a key stem, or ``eyJ`` (a JWT)."""
+        if any(r.kind == "jwt" for r in self.rules):
+            self._b64_stems.append(b"eyJ")
+            for needle, shift in decoders.jwt_base64_needles():
+                by_shift.setdefault(shift, []).append(needle)
         self._b64: list[tuple[bytes, int]] = [
             (needle, shift) for shift, needles in sorted(by_shift.items()) for needle in _cover(needles, 3)]
         self._wide = [n.decode("latin-1").encode("utf-16-le") for n in self._plain]
@@ -340,6 +360,7 @@ class Detector:
         roots = _cover((p for p, _ in self._by_prefix), 4)
         self._loose = [(root, LazyRegex(re.escape(root) + _LOOSE_BODY)) for root in roots]
         self._escapes = [(s, LazyRegex(re.escape(s) + _ESCAPE_AHEAD)) for s in self._key_stems]
+        self._literal_ends = [(s, LazyRegex(re.escape(s) + _LITERAL_END)) for s in self._key_stems]
         self._escapes += [(h, LazyRegex(re.escape(h))) for h in self._escaped_heads]
 
     @staticmethod
@@ -558,6 +579,10 @@ class Detector:
                         if e > s:
                             cands.append(_Candidate(s, e, rule, m.group(g)))
             cands = self._most_specific(cands)
+            joined = self._concatenated(buf)
+            if joined:
+                taken = [(c.start, c.end) for c in joined]
+                cands = sorted([c for c in cands if not _inside(taken, c.start)] + joined, key=lambda c: c.start)
             spans = [(c.start, c.end) for c in cands]
             cands += self._placeholders(buf, spans, limits)
             cands += self._escaped(buf, spans, limits)
@@ -642,6 +667,49 @@ class Detector:
             return None
         return _Candidate(s, s + len(prefix) + len(body), rule, prefix + body, assigned=True)
 
+    def _concatenated(self, buf: bytes) -> list[_Candidate]:
+        """Keys written as joined string literals (``"flux_prod_" + "a1b2..."``), as the joined value.
+
+        Where a literal holding a key stem is closed and followed by ``+`` or another
+        literal (``decoders.joined_literals``): if the joined text starts with a key that
+        reaches past the first literal, that key (``encoding`` "concatenation"); else, if
+        the joined prefix and body (at least ``PARTIAL_MIN`` characters of it) are no
+        placeholder, a partial key. Sorted by start, not overlapping.
+        """
+        out: list[_Candidate] = []
+        for stem, rx in self._literal_ends:
+            if stem not in buf:
+                continue
+            for m in rx.finditer(buf):
+                s = m.start()
+                if out and s < out[-1].end:
+                    continue
+                close = m.start(1)
+                pieces, end, more = decoders.joined_literals(buf, close)
+                if not pieces and not more:
+                    continue
+                token = buf[s:close]
+                value = token + b"".join(pieces)
+                found = self._rule_for(value)
+                if found is None:
+                    continue
+                prefix, rule = found
+                g = rule.secret_group
+                km = rule.regex.match(value)
+                if km is not None and km.start(g) == 0:
+                    if km.end(g) > len(token):
+                        out.append(_Candidate(s, end, rule, km.group(g), "concatenation"))
+                    continue
+                if rule.kind != "key":
+                    continue
+                body = value[len(prefix):]
+                run = len(body) - len(body.lstrip(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+                body = body[:run]
+                if len(body) >= PARTIAL_MIN and filters.body_reason(body.decode("ascii")) is None:
+                    out.append(_Candidate(s, end, rule, prefix + body, "concatenation", partial=True))
+        out.sort(key=lambda c: c.start)
+        return out
+
     def _escaped(self, buf: bytes, spans: list[tuple[int, int]], limits: _Limits) -> list[_Candidate]:
         """Keys written with URL (``%5F``) or JSON (``\\u005f``) escapes, decoded in place.
 
@@ -694,12 +762,13 @@ class Detector:
                     if window is not None:
                         start, end, decoded = window
                         insort(done, (start, end))
-                        if any(stem in decoded for stem in self._key_stems):
+                        if any(stem in decoded for stem in self._b64_stems):
                             for c in self._candidates(decoded, depth + 1, limits):
                                 if (start, c.secret) not in seen:
                                     seen.add((start, c.secret))
                                     out.append(_Candidate(start, end, c.rule, c.secret,
-                                                          _join("base64", c.encoding), c.suppressed))
+                                                          _join("base64", c.encoding), c.suppressed,
+                                                          c.assigned, c.unknown_format, c.partial))
                 pos = buf.find(needle, pos + 1)
         return out
 
@@ -713,6 +782,8 @@ class Detector:
             return None, None, ()
         if c.unknown_format:
             return None, UNKNOWN_FORMAT_SEVERITY, (("format", "key-shaped, unknown format"),)
+        if c.partial:
+            return None, PARTIAL_SEVERITY, (("format", PARTIAL_NOTE),)
         secret = c.secret.decode("utf-8", "replace")
         if c.rule.kind == "jwt":
             from keyguard.detect import jwt as jwt_reader  # json, datetime: only when a JWT is met
@@ -739,7 +810,7 @@ class Detector:
         pos, col_pos, col = 0, 0, col_base + 1
         memo = limits.judged
         for c in sorted(cands, key=lambda c: (c.start, c.end)):
-            if c.suppressed or c.assigned:
+            if c.suppressed or c.assigned or c.partial:
                 judged = self._judge(c, now)
             else:
                 mkey = (c.rule.id, c.secret)
@@ -770,7 +841,7 @@ class Detector:
                 rule=c.rule, secret=c.secret.decode("utf-8", "replace"), line=line, column=col,
                 end_column=end_column, line_text=_line_text(buf, line_start, c.start, c.end),
                 encoding=_join(label, c.encoding), severity=severity, details=details,
-                suppressed=suppressed,
+                suppressed=suppressed, partial=c.partial,
             ))
         return hits
 

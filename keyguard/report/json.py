@@ -95,6 +95,8 @@ def _finding(f: Finding, guard: SecretGuard, show_secrets: bool) -> dict[str, An
         "revocation": _revocation(f.revocation),
         "is_new": f.is_new,
     })
+    if f.partial:
+        out["partial"] = True
     return out
 
 
