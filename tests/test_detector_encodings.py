@@ -241,11 +241,27 @@ def test_base64_wrapped_at_64_or_76_columns_is_joined(width, lead):
     blob = base64.b64encode(("x" * lead + f"\nFLUXLOOP_API_KEY={key}\nOTHER=1\n").encode()).decode()
     text = "-----BEGIN CONFIG-----\n" + wrapped(blob, width) + "-----END CONFIG-----\n"
     hits = DETECTOR.scan(text.encode())
-    if not hits:  # the one shape not looked for: the key stem's own base64 cut by the break
+    if not hits:  # not looked for: the stem's base64 cut after its first character, or ``mbH`` cut
         assert not any(n.decode() in text for n, _ in DETECTOR._b64), (lead, text)
+        assert any(f"{n[:1]}\n{n[1:]}" in text or f"{n[:2]}\n{n[2:]}" in text for n in ("Zmx1e", "mbHV4")), text
         return
     [hit] = hits
     assert (hit.secret, hit.encoding, hit.line, hit.column, hit.suppressed) == (key, "base64", 2, 1, None)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_base64_needle_cut_by_the_line_break(newline):
+    key = keys.platform_key("flux_prod_")
+    for lead in range(200):
+        blob = base64.b64encode(("y" * lead + f"\nKEY={key}\n").encode()).decode()
+        at = blob.find("ZsdX")  # "flux" one byte into a group
+        if at != -1 and at % 64 == 62:  # "Zs|dX": no whole needle is left on either line
+            break
+    else:
+        pytest.fail("no lead puts the needle across the break")
+    text = "data: |\n" + "".join(f"  {blob[i:i + 64]}{newline}" for i in range(0, len(blob), 64))
+    [hit] = live(text.encode())
+    assert (hit.secret, hit.line, hit.column) == (key, 2, 3)
 
 
 def test_mime_body_key_found_whole_not_cut_at_the_line_end():
