@@ -415,3 +415,17 @@ def test_concatenated_key_in_base64_and_plain_key_next_to_a_plus():
     key, other = keys.platform_key("flux_prod_"), keys.platform_key("flux_dev_")
     hits = live(f'a = "{key}" + "\\n"\nb = "{other}" + name\n'.encode())
     assert [(h.secret, h.partial, h.encoding) for h in hits] == [(key, False, ""), (other, False, "")]
+
+
+def test_whole_keys_on_consecutive_lines_are_not_joined():
+    a, b = keys.platform_key("flux_prod_"), keys.platform_key("flux_prod_")
+    for text in (f'KEYS = [\n    "{a}"\n    "{b}"\n]\n', f'"{a}"\n"notes"\n', f'A = "{a}" "{b}"\n'):
+        assert sorted(h.secret for h in live(text.encode())) == sorted({a, b} if b in text else {a}), text
+
+
+def test_a_key_split_in_half_with_plus_is_joined_even_when_the_half_looks_whole():
+    key = keys.platform_key("flux_prod_", n=40)
+    [hit] = live(f'k = "{key[:30]}" + "{key[30:]}"\n'.encode())  # 20 body characters: a key by itself
+    assert (hit.secret, hit.encoding) == (key, "concatenation")
+    [hit] = live(f'k = "{key[:30]}" + "{key[30:]}" + "-suffix"\n'.encode())
+    assert hit.secret == key

@@ -202,32 +202,38 @@ MAX_JOINED = 8
 """String literals joined at most after the first one."""
 
 
-def joined_literals(buf: bytes, close: int) -> tuple[list[bytes], int, bool]:
+def joined_literals(buf: bytes, close: int) -> tuple[list[bytes], int, bool, bool]:
     """The string literals joined to the one whose closing quote is at ``close``.
 
     ``"flux_prod_" + "a1b2..."`` (Python, JavaScript, Java, Go), adjacent literals
     ``"flux_" "prod_..."`` (Python, C), also across one line break (inside
-    parentheses, or after a ``\\``). Returns ``(pieces, end, more)``: the following
+    parentheses, or after a ``\\``). Returns ``(pieces, end, more, tight)``: the following
     literals' key characters (a literal holding anything else ends the value there),
-    the offset just past the last piece taken, and whether a ``+`` follows with
-    something that is not a literal (a variable: the value is only partly written).
+    the offset just past the last piece taken, whether a ``+`` follows with something
+    that is not a literal (a variable: the value is only partly written), and whether
+    the first join is written as one (a ``+``, or literals on one line) rather than
+    only a line break between two literals.
     """
     pieces: list[bytes] = []
     end = at = close + 1
-    for _ in range(MAX_JOINED):
+    tight = True
+    for i in range(MAX_JOINED):
         m = _LITERAL_GAP.match(buf, at)
         if m is None:
             break
+        if i == 0:
+            gap = buf[m.start():m.end()]
+            tight = b"+" in gap or b"\n" not in gap
         body = _LITERAL_BODY.match(buf, m.end())
         piece = body.group()
         if buf[body.end():body.end() + 1] != m.group(1):
             if piece:
                 pieces.append(piece)
                 end = body.end()
-            return pieces, end, False
+            return pieces, end, False, tight
         pieces.append(piece)
         end = at = body.end() + 1
-    return pieces, end, _PLUS.match(buf, at) is not None
+    return pieces, end, _PLUS.match(buf, at) is not None, tight
 
 
 # ---- URL and JSON escapes -----------------------------------------------------

@@ -306,6 +306,15 @@ def _find(data: bytes, search: Search, start: int) -> int:
     return -1
 
 
+_ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _whole(rule: Rule, token: bytes) -> bool:
+    """Whether all of ``token`` is a key of ``rule`` (its regex matches it from start to end)."""
+    m = rule.regex.match(token)
+    return m is not None and m.start(rule.secret_group) == 0 and m.end(rule.secret_group) == len(token)
+
+
 def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
     """Whether ``pos`` lies in one of ``spans`` (sorted by start, not overlapping)."""
     i = bisect_right(spans, (pos, float("inf"))) - 1
@@ -686,9 +695,12 @@ class Detector:
 
         Where a literal holding a key stem is closed and followed by ``+`` or another
         literal (``decoders.joined_literals``): if the joined text starts with a key that
-        reaches past the first literal, that key (``encoding`` "concatenation"); else, if
-        the joined prefix and body (at least ``PARTIAL_MIN`` characters of it) are no
-        placeholder, a partial key. Sorted by start, not overlapping.
+        reaches past the first literal and ends where a literal ends, that key (``encoding``
+        "concatenation"); else, unless the first literal holds a whole key (the plain match
+        reports it), if the joined prefix and body (at least ``PARTIAL_MIN`` characters of
+        it) are no placeholder, a partial key. A literal holding a whole key followed only by
+        a line break and another literal is left alone (a list missing its commas, two
+        lines of a file). Sorted by start, not overlapping.
         """
         out: list[_Candidate] = []
         for stem, rx in self._literal_ends:
@@ -699,26 +711,32 @@ class Detector:
                 if out and s < out[-1].end:
                     continue
                 close = m.start(1)
-                pieces, end, more = decoders.joined_literals(buf, close)
+                pieces, end, more, tight = decoders.joined_literals(buf, close)
                 if not pieces and not more:
                     continue
                 token = buf[s:close]
-                value = token + b"".join(pieces)
-                found = self._rule_for(value)
+                found = self._rule_for(token + b"".join(pieces))
                 if found is None:
                     continue
                 prefix, rule = found
                 g = rule.secret_group
+                whole = token.startswith(prefix) and _whole(rule, token)
+                if whole and not tight:
+                    continue
+                value = token + b"".join(pieces)
                 km = rule.regex.match(value)
                 if km is not None and km.start(g) == 0:
-                    if km.end(g) > len(token):
+                    ends, n = set(), len(token)
+                    for piece in pieces:
+                        n += len(piece)
+                        ends.add(n)
+                    if km.end(g) in ends:
                         out.append(_Candidate(s, end, rule, km.group(g), "concatenation"))
-                    continue
-                if rule.kind != "key":
+                        continue
+                if whole or rule.kind != "key":
                     continue
                 body = value[len(prefix):]
-                run = len(body) - len(body.lstrip(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
-                body = body[:run]
+                body = body[:len(body) - len(body.lstrip(_ALNUM))]
                 if len(body) >= PARTIAL_MIN and filters.body_reason(body.decode("ascii")) is None:
                     out.append(_Candidate(s, end, rule, prefix + body, "concatenation", partial=True))
         out.sort(key=lambda c: c.start)
