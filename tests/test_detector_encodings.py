@@ -300,30 +300,44 @@ def test_lines_of_unequal_width_are_not_joined():
 
 # ---- base64 and base64url of a JWT API key ----------------------------------------------------
 
-def jwt_with_header(first: str) -> str:
+def jwt_with_header(order: str, spaced: bool = False) -> str:
+    """A FluxLoop JWT API key whose compact header names alg, typ and kid in ``order`` ("alg,typ,kid")."""
     header = {"alg": "RS256", "typ": "JWT", "kid": "api-key-1"}
-    order = [first] + [k for k in header if k != first]
     token = keys.jwt_key()
-    head = keys.b64url(json.dumps({k: header[k] for k in order}, separators=(",", ":")).encode())
+    seps = (", ", ": ") if spaced else (",", ":")
+    head = keys.b64url(json.dumps({k: header[k] for k in order.split(",")}, separators=seps).encode())
     return head + token[token.index("."):]
 
 
-# (header's first name, lead bytes before the JWT): every shape keyguard looks for
-# (lead: 0 bytes or 3n -> aligned; 3n+1 -> one byte in; 3n+2 -> two bytes in; see decoders.jwt_base64_needles)
-JWT_SHAPES = [("alg", ""), ("typ", ""), ("kid", ""), ("alg", "TOKEN="), ("kid", "KEY="),
-              ("alg", "T="), ("typ", "K:"), ("alg", "API_KEY=")]
+# (header order, lead bytes before the JWT: 3n -> aligned, 3n+1 -> one byte in, 3n+2 -> two bytes in)
+# every shape keyguard looks for (decoders.JWT_BASE64_NEEDLES)
+JWT_SHAPES = [(order, lead) for order in ("alg,typ,kid", "alg,kid,typ", "typ,alg,kid", "alg,typ")
+              for lead in ("", "TOKEN=", "KEY=", "K:", "T=", "API_KEY=")] + [("kid,alg,typ", ""), ("kid,alg", "KEY=")]
 
 
 @pytest.mark.parametrize("first,lead", JWT_SHAPES)
 @pytest.mark.parametrize("urlsafe", [False, True])
 def test_base64_of_a_jwt_api_key(first, lead, urlsafe):
     token = jwt_with_header(first)
+    if first == "alg,typ":
+        token = token.replace(token[:token.index(".")], keys.b64url(b'{"alg":"HS256","typ":"JWT"}'))
+        token = token.split(".")[0] + "." + keys.b64url(b'{"key_id":"k-1","scopes":["api:read"]}') + "." + \
+            token.split(".")[2]
     raw = f"{lead}{token}\n".encode()
     blob = (base64.urlsafe_b64encode(raw) if urlsafe else base64.b64encode(raw)).decode()
     [hit] = live(f"data:\n  token: {blob}\n".encode())
     assert (hit.secret, hit.rule.id, hit.encoding, hit.line, hit.column) == (
         token, "fluxloop-jwt-api-key", "base64", 2, 10)
-    assert dict(hit.details)["kid"] == "api-key-1"
+    assert dict(hit.details).get("kid", "api-key-1") == "api-key-1"
+
+
+def test_base64_of_a_jwt_aligned_whatever_its_header():
+    """Aligned, any header is found (``ZXlK``); one or two bytes in, a spaced or alg-only header is
+    not looked for (decoders.jwt_base64_needles says which are)."""
+    for token in (jwt_with_header("alg,typ,kid", spaced=True), keys.jwt_key(),
+                  jwt_with_header("alg") + ""):
+        [hit] = live(base64.b64encode(token.encode()))
+        assert hit.secret == token
 
 
 def test_base64_of_an_expired_jwt_is_low_and_of_a_foreign_jwt_is_nothing():

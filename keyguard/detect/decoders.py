@@ -174,23 +174,30 @@ def wrapped_block(buf: bytes, pos: int, radius: int = 4096) -> tuple[int, int, b
     return None
 
 
-def jwt_base64_needles() -> list[tuple[bytes, int]]:
-    """``(needle, shift)`` for base64 (or base64url) of a JWT, as far as they are cheap to look for.
+JWT_BASE64_NEEDLES = (
+    (b"ZXlK", 0),  # any JWT starting a 3-byte group: base64 of "eyJ"
+    (b"SnJh", 0),  # one byte in, {"kid":...
+    (b"ZJa3", 2),  # one byte in, {"alg":"RS256","typ":"JWT"... (any 5-letter alg)
+    (b"ZJbU", 2),  # one byte in, {"alg":"RS256","kid":... (PyJWT's sorted header)
+    (b"mlJc", 1),  # two bytes in, {"alg":"RS256",... (any ?S256); one byte in, {"typ":"JWT","alg":"RS256"...
+    (b"ZVhB", 0),  # two bytes in, {"typ":...
+)
 
-    Each needle holds a byte the detector's probes already search for, at the same
-    offset (``Z`` first, ``J`` third) or one more rare byte (``Y`` first), so the
-    history scan pays at most one more ``memchr`` pass. Aligned (the JWT starts a 3-byte
-    group, as in ``base64 <<< $TOKEN``) every JWT starts ``ZXlK``. One byte in, ``eyJ``
-    gives ``V5S`` (``V``: a full pass of its own on code, about 5% of a history scan),
-    so only a ``{"kid"`` header is looked for there (``SnJh``); two bytes in, ``{"alg"``
-    (``Ykdj``) and ``{"typ"`` (``ZVhB``). Not found: base64 of an ``{"alg"`` or ``{"typ"``
-    JWT one byte into a group, of a ``{"kid"`` JWT two bytes in.
+
+def jwt_base64_needles() -> list[tuple[bytes, int]]:
+    """``(needle, shift)`` for base64 (or base64url) of a JWT, as far as they cost no search of their own.
+
+    Aligned (the JWT starts a 3-byte group, as in ``base64 <<< $TOKEN``) every JWT starts
+    ``ZXlK``. At the other alignments ``eyJ`` gives only ``V5S``/``leU`` (a ``V`` probe is
+    a full pass of its own on code, about 5% of a history scan), so the needles are taken
+    from further into the compact headers JWT libraries write: four characters holding
+    a byte the detector's probes already look for at the same offset (``Z`` first, ``J``
+    third). Found: compact headers starting ``{"alg":"<5 letters>","typ"``,
+    ``{"alg":"<5 letters>","kid"``, ``{"alg":"?S256"``, ``{"typ"`` or ``{"kid"``, and
+    any JWT aligned. Not found: base64 of other headers (``{"alg": "RS256"}`` with spaces
+    or alone, ``{"kid"`` two bytes in) one or two bytes into a group.
     """
-    out = [base64_needles(b"eyJ")[0]]
-    for head, lead, at in ((b"eyJraWQi", 1, 2), (b"eyJhbGci", 2, 5), (b"eyJ0eXAi", 2, 5)):
-        needle, shift = base64_needles(head)[lead]
-        out.append((needle[at:at + 4], (shift + at) % 4))
-    return out
+    return list(JWT_BASE64_NEEDLES)
 
 
 # ---- string concatenation -----------------------------------------------------

@@ -2,10 +2,9 @@
 
 ``Detector`` compiles its rules once and derives a handful of literal needles from the
 rules' keywords (``flux``, ``flx``, ``eyJ`` and the base64 forms of the key stems at
-the three byte alignments: ``Zmx``, ``ZsdX``, ``Zse``, ``mbH``; of a JWT: ``ZXlK``, ``SnJh``,
-``Ykdj``, ``ZVhB``; and those starting with their probe byte cut by a wrapped body's line
-break: ``Zs\\n``). A text holding none of
-them costs only the needle searches (``might_contain``), and those are cheaper than
+the three byte alignments: ``Zmx``, ``ZsdX``, ``Zse``, ``mbH``; of a JWT: ``ZXlK`` and five
+more, ``decoders.JWT_BASE64_NEEDLES``; ``Zs\\n``: ``ZsdX`` cut by a wrapped body's line break;
+none of them needs a probe byte of its own). A text holding none of them costs only the needle searches (``might_contain``), and those are cheaper than
 one ``in`` per needle (7 passes, 0.21 GB/s on code): needles with a rare byte
 (``J``, ``Z``, ``H``) are found by ``memchr`` on that byte plus one ``startswith``
 (5-10 GB/s), and needles sharing a 2-byte prefix share its search (``fl``: 0.9 GB/s),
@@ -216,13 +215,17 @@ def _escaped_heads(stems: Sequence[bytes]) -> list[bytes]:
     return out
 
 
-def _broken(needle: bytes) -> list[bytes]:
-    """A base64 needle cut by the line break of a wrapped body (``Zs|dX``): its first two or more
-    characters, then the break. Only for needles whose probe byte is their first one (``Z``,
-    ``Y``): the cut forms share that probe's search, so they cost no pass of their own."""
+def _broken(needle: bytes, shift: int) -> list[bytes]:
+    """A base64 needle cut by the line break of a wrapped body: its part before the break, then the break.
+
+    Bodies are wrapped at a multiple of 4 columns (PEM 64, MIME 76), so breaks fall on the
+    4-character grid: a needle ``shift`` characters into a group is cut after ``4 - shift``
+    of them (``Zs|dX``). Only cuts keeping the needle's first byte, its probe (``Z``, ``Y``),
+    and two characters or more: they share that probe's search and cost no pass of their own.
+    """
     if needle[:1] not in (b"Z", b"Y"):
         return []
-    return [needle[:k] + brk for k in range(2, len(needle)) for brk in (b"\n", b"\r\n")]
+    return [needle[:k] + brk for k in range(4 - shift, len(needle), 4) if k >= 2 for brk in (b"\n", b"\r\n")]
 
 
 def _join(*labels: str) -> str:
@@ -246,7 +249,7 @@ def _cover(words: Iterable[bytes], min_len: int) -> list[bytes]:
     return [w for w in out if not any(o != w and o in w for o in out)]
 
 
-Search = tuple  # (probe: bytes, offset: int, needles: tuple[bytes, ...])
+Search = tuple  # (probe: bytes, offset: int, needles: tuple[bytes, ...], heads: tuple[bytes, ...])
 
 
 def _searches(needles: Sequence[bytes]) -> list[Search]:
@@ -273,8 +276,15 @@ def _searches(needles: Sequence[bytes]) -> list[Search]:
             groups[-1].append(needle)
         else:
             groups.append([needle])
-    out: list[Search] = [(_common_prefix(g[0], g[-1]), 0, tuple(g)) for g in groups]
-    return out + [(probe, off, tuple(ns)) for (probe, off), ns in anchored.items()]
+    out: list[Search] = [(_common_prefix(g[0], g[-1]), 0, tuple(g), tuple(g)) for g in groups]
+    return out + [(probe, off, tuple(ns), _heads(ns, off)) for (probe, off), ns in anchored.items()]
+
+
+def _heads(needles: Sequence[bytes], off: int) -> tuple[bytes, ...]:
+    """The needles cut one byte past their probe, without repeats: ``_find`` tests these first, so a
+    probe met often (``Z`` on code) costs one short ``startswith`` however many needles share it."""
+    heads = tuple(sorted({n[:off + 2] for n in needles}))
+    return heads if len(heads) < len(needles) else tuple(needles)
 
 
 def _common_prefix(a: bytes, b: bytes) -> bytes:
@@ -291,12 +301,12 @@ def _find(data: bytes, search: Search, start: int) -> int:
     A probe met too often (base64 blobs, minified code) is given up for one
     substring search per needle from where it got to.
     """
-    probe, off, needles = search
+    probe, off, needles, heads = search
     find, startswith = data.find, data.startswith
     budget = 64 + ((len(data) - start) >> PROBE_BUDGET_SHIFT)
     pos = find(probe, start + off)
     while pos >= 0:
-        if startswith(needles, pos - off):
+        if startswith(heads, pos - off) and startswith(needles, pos - off):
             return pos - off
         budget -= 1
         if budget < 0:
@@ -356,6 +366,7 @@ class Detector:
         for stem in key_stems:
             for needle, shift in decoders.base64_needles(stem):
                 by_shift.setdefault(shift, []).append(needle)
+        jwt_heads = tuple(n[:2] for n, _ in decoders.JWT_BASE64_NEEDLES)  # JWT needles are not cut (ZJ\n is common)
         self._b64_stems = list(self._key_stems)
         """What a decoded base64 run must hold to be searched: a key stem, or ``eyJ`` (a JWT)."""
         if any(r.kind == "jwt" for r in self.rules):
@@ -365,7 +376,8 @@ class Detector:
         self._b64: list[tuple[bytes, int]] = []
         for shift, needles in sorted(by_shift.items()):
             whole = _cover(needles, 3)
-            cuts = {cut for n in needles for cut in _broken(n) if not any(w in cut for w in whole)}
+            cuts = {cut for n in needles for cut in _broken(n, shift)
+                    if not any(w in cut for w in whole) and not cut.startswith(jwt_heads)}
             self._b64 += [(n, shift) for n in whole + sorted(cuts)]
         self._wide = [n.decode("latin-1").encode("utf-16-le") for n in self._plain]
         self._escaped_heads = _escaped_heads(self._key_stems)
