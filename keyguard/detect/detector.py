@@ -718,12 +718,14 @@ class Detector:
         for stem, rx in self._literal_ends:
             if stem not in buf:
                 continue
+            joined_to = 0  # literals up to here were read by an earlier join: each is read once
             for m in rx.finditer(buf):
                 s = m.start()
-                if out and s < out[-1].end:
+                if s < joined_to:
                     continue
                 close = m.start(1)
                 pieces, end, more, tight = decoders.joined_literals(buf, close)
+                joined_to = end
                 if not pieces and not more:
                     continue
                 token = buf[s:close]
