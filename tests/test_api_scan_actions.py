@@ -77,7 +77,7 @@ def test_a_partial_key_is_never_sent_revoked_or_fingerprinted_as_a_key(fluxloop_
     code, out, err = scan(keyguard, fluxloop_server, tmp_path, data, "--revoke", "--yes", "-f", "json",
                           FLUXLOOP_API_KEY=op.secret)
     findings = json.loads(out)["findings"]
-    assert [(f["line"], f.get("partial", False)) for f in findings] == [(1, True), (2, False)]
+    assert [(f["line"], f["partial"]) for f in findings] == [(1, True), (2, False)]
     part, full = findings
     assert part["verification"] is None and part["revocation"] is None
     assert full["revocation"]["outcome"] == "revoked"  # the whole key on the next line went the whole way

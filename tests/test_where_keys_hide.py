@@ -131,7 +131,7 @@ CASES = {
                           + wrapped_b64(f"MODE=prod\nFLUXLOOP_API_KEY={k}\n", 32, "    "), 4),
     "jwt-base64": ("deploy/jwt-secret.yaml", lambda k: "kind: Secret\ndata:\n  token: "
                    + base64.b64encode(k.encode()).decode() + "\n", 3),
-    "jwt-base64url": ("conf/token.b64", lambda k: base64.urlsafe_b64encode(f"T={k}".encode()).decode() + "\n", 1),
+    "jwt-base64url": ("conf/token.b64", lambda k: base64.urlsafe_b64encode(f"TOKEN={k}".encode()).decode() + "\n", 1),
     "base64-url-encoded": ("conf/cb.b64", lambda k: "cb: " + base64.b64encode(
         f"https://x.test/cb?key={k.replace('_', '%5F')}&y=1".encode()).decode() + "\n", 1),
     "concat-python": ("app/keys.py", lambda k: f"import os\nKEY = ('{k[:10]}'\n       '{k[10:]}')\n", 2),
@@ -252,10 +252,10 @@ def test_partial_key_is_reported_low_and_marked(repo: Repo, keyguard):
         r = keyguard(*args, "--format", "json", cwd=repo.path)
         out = r.stdout.decode()
         [f] = json.loads(out)["findings"]
-        assert (r.returncode, f["line"], f["severity"], f.get("partial")) == (1, 2, "low", True), out
+        assert (r.returncode, f["line"], f["severity"], f["partial"]) == (1, 2, "low", True), out
         assert f["details"]["format"] == "partial key (concatenation)"
         assert fragment not in out + r.stderr.decode()
     repo.commit("conf")
     r = keyguard("scan", "--history", "--format", "json", cwd=repo.path)
     [f] = json.loads(r.stdout)["findings"]
-    assert f.get("partial") is True
+    assert f["partial"] is True

@@ -94,9 +94,8 @@ def _finding(f: Finding, guard: SecretGuard, show_secrets: bool) -> dict[str, An
         "verification": _verification(f.verification),
         "revocation": _revocation(f.revocation),
         "is_new": f.is_new,
+        "partial": f.partial,
     })
-    if f.partial:
-        out["partial"] = True
     return out
 
 
