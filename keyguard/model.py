@@ -132,6 +132,9 @@ class Hit:
     """Extra facts decoded offline (JWT kid, key_id, scopes, iss, exp, expired)."""
     suppressed: str | None = None
     """If a filter dropped it, the filter's named reason (shown with --verbose)."""
+    end_line: int = 0
+    """Last line the hit's text spans (a base64 body wrapped over lines, a concatenation over two);
+    0 when it ends on ``line``."""
     partial: bool = False
     """Only part of a key (a literal of a concatenation whose rest is not written as a literal):
     reported at low severity, never sent to the API, revoked, or fingerprinted as a whole key."""

@@ -259,3 +259,20 @@ def test_partial_key_is_reported_low_and_marked(repo: Repo, keyguard):
     r = keyguard("scan", "--history", "--format", "json", cwd=repo.path)
     [f] = json.loads(r.stdout)["findings"]
     assert f["partial"] is True
+
+
+def test_staged_reports_a_key_whose_wrapped_body_changes_below_its_first_line(repo: Repo, keyguard):
+    """The finding is placed at the block's first line; the commit may add only the lines below it."""
+    new = platform_key("flux_prod_")
+    env = "MODE=prod\n" + "#" * 120 + "\n"
+    text = lambda k: "kind: Secret\ndata:\n  app.env: |\n" + wrapped_b64(env + (f"KEY={k}\n" if k else ""), 64, "    ")
+    repo.write("deploy/secret.yaml", text(""))
+    repo.commit("no key yet")
+    repo.write("deploy/secret.yaml", text(new))
+    repo.git("add", "-A")
+    added = [line[1:] for line in repo.git("diff", "--cached", "-U0").splitlines() if line.startswith("+    ")]
+    assert added and text(new).splitlines()[3] not in added  # the block's first line is not added
+    r = keyguard("scan", "--staged", "--format", "json", cwd=repo.path)
+    [f] = json.loads(r.stdout)["findings"]
+    assert (f["line"], f["encoding"]) == (4, "base64"), r.stdout.decode()
+    assert new not in r.stdout.decode()

@@ -879,15 +879,17 @@ class Detector:
             col += _chars(buf, col_pos, c.start)
             col_pos = c.start
             span = buf[c.start:c.end]
+            end_line = 0
             if b"\n" in span:
                 end_column = _chars(span[span.rfind(b"\n") + 1:]) + 1
+                end_line = line + span.count(b"\n")
             else:
                 end_column = col + _chars(span)
             hits.append(Hit(
                 rule=c.rule, secret=c.secret.decode("utf-8", "replace"), line=line, column=col,
                 end_column=end_column, line_text=_line_text(buf, line_start, c.start, c.end),
                 encoding=_join(label, c.encoding), severity=severity, details=details,
-                suppressed=suppressed, partial=c.partial,
+                suppressed=suppressed, end_line=end_line, partial=c.partial,
             ))
         return hits
 

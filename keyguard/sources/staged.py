@@ -57,9 +57,9 @@ class _FileDiff:
         self.ends: list[int] = []    # one past its last line
         self.added: list[bytes] = []  # the added lines' text, for the prefilter
 
-    def is_added(self, line: int) -> bool:
-        """Whether 1-based ``line`` of the new content is an added line."""
-        i = bisect.bisect_right(self.starts, line) - 1
+    def is_added(self, line: int, last: int = 0) -> bool:
+        """Whether 1-based ``line`` (or any line up to ``last``) of the new content is an added line."""
+        i = bisect.bisect_right(self.starts, max(line, last)) - 1
         return i >= 0 and line < self.ends[i]
 
 
@@ -119,7 +119,8 @@ class StagedSource(Source):
         with gobjects.CatFile(self.root, env=self.env) as cat:
             for path, oid, d in wanted:
                 for hit in self._scan_object(cat, oid, path, detector):
-                    if d is None or d.is_added(hit.line) or hit.line == 0:  # line 0: a detector ``limit:`` note
+                    # a hit over several lines (wrapped base64) counts when any of them is added
+                    if d is None or d.is_added(hit.line, hit.end_line) or hit.line == 0:  # line 0: a ``limit:`` note
                         yield LocatedHit(hit, path)
 
     # -- whole index files (pre-commit --files / --all-files) ------------
