@@ -125,7 +125,8 @@ class Hit:
     """The whole line, for the redacted snippet and the allow marker."""
     encoding: str = ""
     """How the secret was encoded where found: "" (plain), "base64", "url",
-    "json-escape", "utf-16", "zip:member/path" ... joined with "/" when nested."""
+    "json-escape", "utf-16", "zip:member/path", "concatenation" (joined string literals) ...
+    joined with "/" when nested."""
     severity: Severity | None = None
     """Severity override (e.g. an expired JWT is low); None means the rule's."""
     details: tuple[tuple[str, str], ...] = ()
