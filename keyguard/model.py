@@ -125,13 +125,20 @@ class Hit:
     """The whole line, for the redacted snippet and the allow marker."""
     encoding: str = ""
     """How the secret was encoded where found: "" (plain), "base64", "url",
-    "json-escape", "utf-16", "zip:member/path" ... joined with "/" when nested."""
+    "json-escape", "utf-16", "zip:member/path", "concatenation" (joined string literals) ...
+    joined with "/" when nested."""
     severity: Severity | None = None
     """Severity override (e.g. an expired JWT is low); None means the rule's."""
     details: tuple[tuple[str, str], ...] = ()
     """Extra facts decoded offline (JWT kid, key_id, scopes, iss, exp, expired)."""
     suppressed: str | None = None
     """If a filter dropped it, the filter's named reason (shown with --verbose)."""
+    end_line: int = 0
+    """Last line the hit's text spans (a base64 body wrapped over lines, a concatenation over two);
+    0 when it ends on ``line``."""
+    partial: bool = False
+    """Only part of a key (a literal of a concatenation whose rest is not written as a literal):
+    reported at low severity, never sent to the API, revoked, or fingerprinted as a whole key."""
 
 
 @record
@@ -235,6 +242,19 @@ class Finding:
     revocation: Revocation | None = None
     is_new: bool | None = None
     """Set by audits: True when not seen by the previous audit."""
+    partial: bool = False
+    """``Hit.partial``: a fragment of a key, not a key (never verified or revoked; its fingerprint
+    and baseline entry are made from ``identity``, never from the fragment alone)."""
+
+
+PARTIAL_MARK = "partial:"
+"""What a fragment's identity starts with, so it never equals a whole key's."""
+
+
+def identity(secret: str, partial: bool = False) -> str:
+    """What a finding's fingerprint and baseline entry are made from: the key itself, or for a
+    fragment (``partial``) the fragment marked as one, so it never stands for a whole key."""
+    return PARTIAL_MARK + secret if partial else secret
 
 
 @record

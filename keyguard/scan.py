@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from keyguard.model import Finding, ScanReport
+from keyguard.model import Finding, ScanReport, identity
 from keyguard.redact import fingerprint, redact, shown_name
 
 TYPE_CHECKING = False  # typing is not imported on the pre-commit path
@@ -100,11 +100,12 @@ def collect(source: "Source", detector, policy: ScanPolicy, kind: str | None = N
     seen: set[tuple] = set()
     for lh in located:
         hit = lh.hit
-        fp = fingerprint(hit.secret)
+        value = identity(hit.secret, hit.partial)  # a fragment is never fingerprinted as a whole key
+        fp = fingerprint(value)
         if fp in policy.allow:
             report.allowed += 1
             continue
-        if policy.baseline is not None and policy.baseline.contains(hit.secret):
+        if policy.baseline is not None and policy.baseline.contains(value):
             report.baselined += 1
             continue
         prov = _shown_provenance(lh.provenance)
@@ -124,7 +125,7 @@ def collect(source: "Source", detector, policy: ScanPolicy, kind: str | None = N
             secret=hit.secret, redacted=redact(hit.secret), fingerprint=fp,
             path=lh.path, line=hit.line, column=hit.column, end_column=hit.end_column,
             snippet=snippet, encoding=hit.encoding, remediation=rule.remediation,
-            source=source.kind, provenance=prov, details=hit.details,
+            source=source.kind, provenance=prov, details=hit.details, partial=hit.partial,
         ))
     if policy.baseline is not None:
         report.stale_baseline = policy.baseline.stale

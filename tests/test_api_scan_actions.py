@@ -65,3 +65,41 @@ def test_revoke_dry_run(fluxloop_server, keyguard, tmp_path):
                           "-f", "json")
     assert json.loads(out)["findings"][0]["revocation"]["outcome"] == "would_revoke"
     assert fluxloop_server.calls("revoke") == [] and not k.revoked
+
+
+def test_a_partial_key_is_never_sent_revoked_or_fingerprinted_as_a_key(fluxloop_server, keyguard, tmp_path):
+    """A fragment of a concatenation (``"flux_prod_ab12..." + rest``) is reported, but it is no key: even
+    when the API would take the fragment itself for a live key, it is never sent and never revoked."""
+    op = fluxloop_server.operator()
+    whole = fluxloop_server.add_key(prefix="flux_prod_")
+    fragment = fluxloop_server.add_key(secret=whole.secret[:24])
+    data = f"API_KEY = '{fragment.secret}' + os.environ['REST']\nOTHER = '{whole.secret}'\n"
+    code, out, err = scan(keyguard, fluxloop_server, tmp_path, data, "--revoke", "--yes", "-f", "json",
+                          FLUXLOOP_API_KEY=op.secret)
+    findings = json.loads(out)["findings"]
+    assert [(f["line"], f["partial"]) for f in findings] == [(1, True), (2, False)]
+    part, full = findings
+    assert part["verification"] is None and part["revocation"] is None
+    assert full["revocation"]["outcome"] == "revoked"  # the whole key on the next line went the whole way
+    assert fragment.secret not in out + err
+    sent = {c.bearer for c in fluxloop_server.requests}
+    assert fingerprint(fragment.secret) not in sent and fingerprint(whole.secret) in sent
+    assert not fragment.revoked and whole.revoked
+    assert part["fingerprint"] not in (fingerprint(fragment.secret), fingerprint(whole.secret))
+
+
+def test_a_baselined_partial_key_does_not_hide_a_whole_key_of_the_same_value(keyguard, tmp_path):
+    import subprocess
+
+    import keys
+
+    key = keys.platform_key("flux_prod_", n=14)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "a.py").write_text(f"K = '{key}' + rest\n")
+    r = keyguard("baseline", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    r = keyguard("scan", "-f", "json", cwd=tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout)["summary"]["baselined"] == 1
+    (tmp_path / "b.env").write_text(f"FLUXLOOP_API_KEY={key}\n")  # the same value, now a whole (assigned) key
+    r = keyguard("scan", "-f", "json", cwd=tmp_path)
+    assert [f["path"] for f in json.loads(r.stdout)["findings"]] == ["b.env"]

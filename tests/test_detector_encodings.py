@@ -226,3 +226,220 @@ def test_scan_chunks_utf16_and_zip():
     assert (hit.secret, hit.line, hit.encoding) == (key, 50_001, "utf-16")
     z = make_zip({"x/.env": f"K={key}\n".encode()})
     assert [h.encoding for h in DETECTOR.scan_chunks(chunked(z, 50))] == ["zip:x/.env"]
+
+
+# ---- base64 wrapped over lines (PEM, MIME, YAML block scalars) -------------------------------
+
+def wrapped(blob: str, width: int, indent: str = "") -> str:
+    return "".join(f"{indent}{blob[i:i + width]}\n" for i in range(0, len(blob), width))
+
+
+@pytest.mark.parametrize("width", [64, 76])
+@pytest.mark.parametrize("lead", range(0, 90, 7))  # the key starts anywhere, across a break or not
+def test_base64_wrapped_at_64_or_76_columns_is_joined(width, lead):
+    key = keys.platform_key("flux_prod_")
+    blob = base64.b64encode(("x" * lead + f"\nFLUXLOOP_API_KEY={key}\nOTHER=1\n").encode()).decode()
+    text = "-----BEGIN CONFIG-----\n" + wrapped(blob, width) + "-----END CONFIG-----\n"
+    hits = DETECTOR.scan(text.encode())
+    if not hits:  # not looked for: the stem's base64 cut after its first character, or ``mbH`` cut
+        assert not any(n.decode() in text for n, _ in DETECTOR._b64), (lead, text)
+        assert any(f"{n[:1]}\n{n[1:]}" in text or f"{n[:2]}\n{n[2:]}" in text for n in ("Zmx1e", "mbHV4")), text
+        return
+    [hit] = hits
+    assert (hit.secret, hit.encoding, hit.line, hit.column, hit.suppressed) == (key, "base64", 2, 1, None)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_base64_needle_cut_by_the_line_break(newline):
+    key = keys.platform_key("flux_prod_")
+    for lead in range(200):
+        blob = base64.b64encode(("y" * lead + f"\nKEY={key}\n").encode()).decode()
+        at = blob.find("ZsdX")  # "flux" one byte into a group
+        if at != -1 and at % 64 == 62:  # "Zs|dX": no whole needle is left on either line
+            break
+    else:
+        pytest.fail("no lead puts the needle across the break")
+    text = "data: |\n" + "".join(f"  {blob[i:i + 64]}{newline}" for i in range(0, len(blob), 64))
+    [hit] = live(text.encode())
+    assert (hit.secret, hit.line, hit.column) == (key, 2, 3)
+
+
+def test_mime_body_key_found_whole_not_cut_at_the_line_end():
+    key = keys.platform_key("flux_prod_")
+    body = base64.encodebytes(("some header text here " * 3 + "FLUXLOOP_API_KEY=" + key + "\n").encode())
+    assert body.count(b"\n") == 3  # the key's base64 really spans a line break
+    [hit] = live(b"Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n" + body)
+    assert (hit.secret, hit.line, hit.column) == (key, 4, 1)
+
+
+def test_yaml_block_scalar_base64_with_indent_and_crlf():
+    key = keys.api_key("flx_api_")
+    blob = base64.b64encode(f"# app settings\napi_key: {key}\n".encode()).decode()
+    text = "apiVersion: v1\nkind: Secret\ndata:\n  settings.yaml: |\n" + wrapped(blob, 20, "    ")
+    [hit] = live(text.replace("\n", "\r\n").encode())
+    assert (hit.secret, hit.encoding, hit.line, hit.column) == (key, "base64", 5, 5)
+
+
+def test_wrapped_base64_without_a_key_and_pem_certificates_give_nothing():
+    import secrets as rnd
+
+    blob = base64.b64encode(rnd.token_bytes(3000)).decode()
+    cert = "-----BEGIN CERTIFICATE-----\n" + wrapped(blob, 64) + "-----END CERTIFICATE-----\n"
+    assert live(cert.encode()) == []
+    mime = base64.encodebytes(b"the flux of data and flx words in a plain email body\n" * 30)
+    assert DETECTOR.scan(mime) == []
+
+
+def test_lines_of_unequal_width_are_not_joined():
+    key = keys.platform_key("flux_prod_")
+    blob = base64.b64encode(f"K={key}\n".encode()).decode()
+    # two base64 values on consecutive lines, cut where the key is: not one wrapped body
+    text = blob[:30] + "\n" + blob[30:] + "xyzq\n"
+    assert [h.secret for h in live(text.encode())] != [key]
+
+
+# ---- base64 and base64url of a JWT API key ----------------------------------------------------
+
+def jwt_with_header(order: str, spaced: bool = False) -> str:
+    """A FluxLoop JWT API key whose compact header names alg, typ and kid in ``order`` ("alg,typ,kid")."""
+    header = {"alg": "RS256", "typ": "JWT", "kid": "api-key-1"}
+    token = keys.jwt_key()
+    seps = (", ", ": ") if spaced else (",", ":")
+    head = keys.b64url(json.dumps({k: header[k] for k in order.split(",")}, separators=seps).encode())
+    return head + token[token.index("."):]
+
+
+# (header order, lead bytes before the JWT: 3n -> aligned, 3n+1 -> one byte in, 3n+2 -> two bytes in)
+# every shape keyguard looks for (decoders.JWT_BASE64_NEEDLES)
+JWT_SHAPES = [(order, lead) for order in ("alg,typ,kid", "alg,kid,typ", "typ,alg,kid", "alg,typ")
+              for lead in ("", "TOKEN=", "KEY=", "K:", "T=", "API_KEY=")] + [("kid,alg,typ", ""), ("kid,alg", "KEY=")]
+
+
+@pytest.mark.parametrize("first,lead", JWT_SHAPES)
+@pytest.mark.parametrize("urlsafe", [False, True])
+def test_base64_of_a_jwt_api_key(first, lead, urlsafe):
+    token = jwt_with_header(first)
+    if first == "alg,typ":
+        token = token.replace(token[:token.index(".")], keys.b64url(b'{"alg":"HS256","typ":"JWT"}'))
+        token = token.split(".")[0] + "." + keys.b64url(b'{"key_id":"k-1","scopes":["api:read"]}') + "." + \
+            token.split(".")[2]
+    raw = f"{lead}{token}\n".encode()
+    blob = (base64.urlsafe_b64encode(raw) if urlsafe else base64.b64encode(raw)).decode()
+    [hit] = live(f"data:\n  token: {blob}\n".encode())
+    assert (hit.secret, hit.rule.id, hit.encoding, hit.line, hit.column) == (
+        token, "fluxloop-jwt-api-key", "base64", 2, 10)
+    assert dict(hit.details).get("kid", "api-key-1") == "api-key-1"
+
+
+def test_base64_of_a_jwt_aligned_whatever_its_header():
+    """Aligned, any header is found (``ZXlK``); one or two bytes in, a spaced or alg-only header is
+    not looked for (decoders.jwt_base64_needles says which are)."""
+    for token in (jwt_with_header("alg,typ,kid", spaced=True), keys.jwt_key(),
+                  jwt_with_header("alg") + ""):
+        [hit] = live(base64.b64encode(token.encode()))
+        assert hit.secret == token
+
+
+def test_base64_of_an_expired_jwt_is_low_and_of_a_foreign_jwt_is_nothing():
+    expired = keys.jwt_key(exp_in=-3600)
+    [hit] = live(base64.b64encode(expired.encode()))
+    assert hit.severity.value == "low"
+    foreign = ".".join([keys.b64url(b'{"alg":"HS256","typ":"JWT"}'), keys.b64url(b'{"sub":"42","name":"x"}'),
+                        keys.b64url(b"\x01" * 32)])
+    assert DETECTOR.scan(base64.b64encode(foreign.encode())) == []
+
+
+# ---- one level of double encoding: URL-encoding inside base64 ------------------------------
+
+@pytest.mark.parametrize("encode", [
+    lambda k: k.replace("_", "%5F"),                                   # flux%5Fprod%5F...
+    lambda k: k[:10] + "".join("%%%02x" % ord(c) if i % 3 == 0 else c for i, c in enumerate(k[10:])),
+    lambda k: "https://x.test/cb?token=" + k.replace("_", "%5F") + "&x=1",
+])
+def test_base64_of_a_url_encoded_key(encode):
+    key = keys.platform_key("flux_prod_")
+    blob = base64.b64encode(encode(key).encode())
+    [hit] = live(b"value: " + blob + b"\n")
+    assert (hit.secret, hit.encoding) == (key, "base64/url")
+
+
+def test_double_encoding_is_bounded_to_one_level():
+    key = keys.platform_key("flux_prod_")
+    thrice = base64.b64encode(base64.b64encode(base64.b64encode(key.encode())))
+    assert live(thrice) == []  # base64 in base64 in base64: past MAX_DEPTH
+
+
+# ---- keys split across a concatenation ----------------------------------------------------
+
+CONCAT = {
+    "python-plus": lambda a, b: f'API_KEY = "{a}" + "{b}"\n',
+    "js-plus": lambda a, b: f"const apiKey = '{a}' +\n    '{b}';\n",
+    "go-plus": lambda a, b: f'const apiKey = "{a}" +\n\t"{b}"\n',
+    "java-plus": lambda a, b: f'String key = "{a}"\n        + "{b}";\n',
+    "python-adjacent": lambda a, b: f'KEY = ("{a}"\n       "{b}")\n',
+    "c-adjacent": lambda a, b: f'static const char *key = "{a}" "{b}";\n',
+    "backtick": lambda a, b: f"let k = `{a}` + `{b}`\n",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(CONCAT))
+@pytest.mark.parametrize("cut", [10, 5, 18])  # after the prefix, inside it, inside the body
+def test_concatenated_key_is_reported_joined(shape, cut):
+    key = keys.platform_key("flux_prod_")
+    text = CONCAT[shape](key[:cut], key[cut:])
+    [hit] = live(text.encode())
+    assert (hit.secret, hit.encoding, hit.line, hit.partial) == (key, "concatenation", 1, False)
+    assert hit.column == text.index(key[:cut]) + 1
+
+
+def test_three_literals_and_api_keys():
+    key = keys.api_key("flx_sa_")
+    [hit] = live(f'k = "{key[:9]}" + "{key[9:20]}" + "{key[20:]}";'.encode())
+    assert (hit.secret, hit.rule.id) == (key, "fluxloop-service-account-key")
+
+
+def test_fragment_joined_with_a_variable_is_a_partial_key():
+    key = keys.platform_key("flux_prod_")
+    [hit] = live(f'API_KEY = "{key[:22]}" + suffix\n'.encode())
+    assert (hit.secret, hit.partial, hit.severity.value) == (key[:22], True, "low")
+    assert ("format", "partial key (concatenation)") in hit.details
+
+
+def test_literals_joining_into_too_short_a_body_are_a_partial_key():
+    key = keys.platform_key("flux_prod_", n=12)
+    [hit] = live(f'k = "{key[:14]}" + "{key[14:]}"'.encode())
+    assert (hit.secret, hit.partial) == (key, True)
+
+
+@pytest.mark.parametrize("text", [
+    'name = "flux_prod_" + "pipeline"',                 # two harmless strings
+    'name = "flux_prod_pipeline" + "configv2"',
+    'KEY = "flux_prod_" + os.environ["SUFFIX"]',        # nothing of a key written
+    'ident = "flux_prod_pipelineconfigv2"',
+    'x = "flux_prod_abcdefgh" + "ijklmnopqrstuvwx"',    # a sequence
+    'print("flux_prod_" "is the production prefix")',
+    'prefix = "flux_dev_" + env + "_" + "key"',
+    'k = "flux_prod_xxxxxxxx" + rest',
+])
+def test_concatenation_decoys_are_not_reported(text):
+    assert live(text.encode()) == []
+
+
+def test_concatenated_key_in_base64_and_plain_key_next_to_a_plus():
+    key, other = keys.platform_key("flux_prod_"), keys.platform_key("flux_dev_")
+    hits = live(f'a = "{key}" + "\\n"\nb = "{other}" + name\n'.encode())
+    assert [(h.secret, h.partial, h.encoding) for h in hits] == [(key, False, ""), (other, False, "")]
+
+
+def test_whole_keys_on_consecutive_lines_are_not_joined():
+    a, b = keys.platform_key("flux_prod_"), keys.platform_key("flux_prod_")
+    for text in (f'KEYS = [\n    "{a}"\n    "{b}"\n]\n', f'"{a}"\n"notes"\n', f'A = "{a}" "{b}"\n'):
+        assert sorted(h.secret for h in live(text.encode())) == sorted({a, b} if b in text else {a}), text
+
+
+def test_a_key_split_in_half_with_plus_is_joined_even_when_the_half_looks_whole():
+    key = keys.platform_key("flux_prod_", n=40)
+    [hit] = live(f'k = "{key[:30]}" + "{key[30:]}"\n'.encode())  # 20 body characters: a key by itself
+    assert (hit.secret, hit.encoding) == (key, "concatenation")
+    [hit] = live(f'k = "{key[:30]}" + "{key[30:]}" + "-suffix"\n'.encode())
+    assert hit.secret == key

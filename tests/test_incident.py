@@ -339,3 +339,19 @@ def test_edited_versions_and_merges(repo, keyguard, tmp_path):
     assert sorted(got) == sorted([("commit", v1, "conf.ini", []), ("commit", v2, "conf.ini", [gone])])
     assert doc["timeline"]["first_commit"] == v1 and doc["timeline"]["last_commit"] == v2
     assert doc["timeline"]["still_present"] is False
+
+
+def test_a_partial_keys_fingerprint_names_no_key(repo, keyguard):
+    """A fragment of a concatenation is reported with a fingerprint, but incident never takes it for a key."""
+    from keyguard.redact import fingerprint
+
+    fragment = keys.platform_key("flux_prod_")[:24]
+    repo.write("app.py", f"KEY = '{fragment}' + os.environ['REST']\n")
+    repo.commit("fragment")
+    r = keyguard("scan", "--history", "-f", "json", cwd=repo.path)
+    [f] = json.loads(r.stdout)["findings"]
+    assert f["partial"] is True
+    for fp in (f["fingerprint"], fingerprint(fragment)):
+        r = keyguard("incident", fp, "--offline", cwd=repo.path)
+        assert r.returncode == 2 and b"no key with fingerprint" in r.stderr
+        assert fragment.encode() not in r.stdout + r.stderr

@@ -77,6 +77,11 @@ def docker_image(key: str) -> bytes:
                    "blobs/sha256/ab12/layer.tar": layer})
 
 
+def wrapped_b64(text: str, width: int, indent: str = "") -> str:
+    blob = base64.b64encode(text.encode()).decode()
+    return "".join(f"{indent}{blob[i:i + width]}\n" for i in range(0, len(blob), width))
+
+
 # (path, make content from key, expected line or None when lines are not meaningful)
 CASES = {
     "dotenv": (".env", lambda k: f"# local\nFLUXLOOP_API_KEY={k}\n", 2),
@@ -117,6 +122,21 @@ CASES = {
     "url-all-encoded": ("logs/access.log", lambda k: "x\nGET /cb?t=" + "".join("%%%02X" % ord(c) for c in k) + " 200\n", 2),
     "html-entities": ("site/index.html", lambda k: "<p>\n<code>" + "".join("&#%d;" % ord(c) for c in k) + "</code>\n", 2),
     "html-hex-entities": ("site/key.html", lambda k: "<i>" + "".join("&#x%x;" % ord(c) for c in k) + "</i>\n", 1),
+    # issue 3: wrapped base64, base64 of a JWT, URL-encoding inside base64; issue 6: concatenations
+    "pem-wrapped-64": ("certs/app.pem", lambda k: "-----BEGIN APP CONFIG-----\n" + wrapped_b64(
+        "# generated\n" + "#" * 40 + f"\nFLUXLOOP_API_KEY={k}\n", 64) + "-----END APP CONFIG-----\n", 2),
+    "mime-76": ("mail/settings.eml", lambda k: "Subject: settings\nContent-Transfer-Encoding: base64\n\n"
+                + wrapped_b64("hello team, here are the settings:\n" * 2 + f"FLUXLOOP_API_KEY={k}\n", 76), 4),
+    "yaml-block-base64": ("deploy/app-config.yaml", lambda k: "kind: Secret\ndata:\n  app.env: |\n"
+                          + wrapped_b64(f"MODE=prod\nFLUXLOOP_API_KEY={k}\n", 32, "    "), 4),
+    "jwt-base64": ("deploy/jwt-secret.yaml", lambda k: "kind: Secret\ndata:\n  token: "
+                   + base64.b64encode(k.encode()).decode() + "\n", 3),
+    "jwt-base64url": ("conf/token.b64", lambda k: base64.urlsafe_b64encode(f"TOKEN={k}".encode()).decode() + "\n", 1),
+    "base64-url-encoded": ("conf/cb.b64", lambda k: "cb: " + base64.b64encode(
+        f"https://x.test/cb?key={k.replace('_', '%5F')}&y=1".encode()).decode() + "\n", 1),
+    "concat-python": ("app/keys.py", lambda k: f"import os\nKEY = ('{k[:10]}'\n       '{k[10:]}')\n", 2),
+    "concat-js": ("web/src/key.js", lambda k: f'const key = "{k[:14]}" +\n  "{k[14:]}";\n', 1),
+    "concat-go": ("cmd/key.go", lambda k: f'package main\n\nvar key = "{k[:5]}" + "{k[5:]}"\n', 3),
 }
 
 
@@ -128,7 +148,7 @@ def content(case: str, key: str) -> bytes:
 def key_for(case: str) -> str:
     if case == "credentials-json":
         return api_key("flx_")
-    if case == "javascript":
+    if case in ("javascript", "jwt-base64", "jwt-base64url"):
         return jwt_key()
     return platform_key("flux_prod_") if case not in ("go", "terraform") else api_key("flx_api_")
 
@@ -194,3 +214,65 @@ def test_binaries_archives_and_escapes_are_found_in_range_scans(repo: Repo, keyg
         found = json.loads(out)["findings"]
         assert {f["path"] for f in found} == expected, (args, found)
         assert all(key not in out + r.stderr.decode() for key in keys.values())
+
+
+DECOYS = {
+    "certs/ca.pem": lambda: "-----BEGIN CERTIFICATE-----\n" + "".join(
+        base64.b64encode(__import__("secrets").token_bytes(48)).decode() + "\n" for _ in range(20))
+        + "-----END CERTIFICATE-----\n",
+    "mail/note.eml": lambda: "Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(
+        b"the flux of the flx pipeline, nothing secret here\n" * 20).decode(),
+    "app/names.py": lambda: 'PREFIX = "flux_prod_" + "pipeline"\nNAME = "flux_prod_pipelineconfigv2"\n'
+                            'LABEL = ("flux_dev_"\n         "sandbox")\nKEY = "flux_prod_" + os.environ["SUFFIX"]\n',
+    "web/x.js": lambda: "const p = 'flux_ci_' + env + '_' + 'runner';\n",
+}
+
+
+def test_encoded_and_concatenated_decoys_are_not_reported(repo: Repo, keyguard):
+    """Random base64 bodies, certificates, harmless concatenations: nothing, staged, on disk or in history."""
+    repo.write("README.md", "# project\n")
+    repo.commit("init")
+    for path, make in DECOYS.items():
+        repo.write(path, make())
+    repo.git("add", "-A")
+    for args in (("scan", "--staged"), ("scan",)):
+        r = keyguard(*args, "--format", "json", cwd=repo.path)
+        assert r.returncode == 0 and json.loads(r.stdout)["findings"] == [], (args, r.stdout.decode())
+    repo.commit("decoys")
+    r = keyguard("scan", "--history", "--format", "json", cwd=repo.path)
+    assert r.returncode == 0 and json.loads(r.stdout)["findings"] == [], r.stdout.decode()
+
+
+def test_partial_key_is_reported_low_and_marked(repo: Repo, keyguard):
+    key = platform_key("flux_prod_")
+    fragment = key[:24]
+    repo.write("app/conf.py", f"import os\nAPI_KEY = '{fragment}' + os.environ['REST']\n")
+    repo.git("add", "-A")
+    for args in (("scan", "--staged"), ("scan",)):
+        r = keyguard(*args, "--format", "json", cwd=repo.path)
+        out = r.stdout.decode()
+        [f] = json.loads(out)["findings"]
+        assert (r.returncode, f["line"], f["severity"], f["partial"]) == (1, 2, "low", True), out
+        assert f["details"]["format"] == "partial key (concatenation)"
+        assert fragment not in out + r.stderr.decode()
+    repo.commit("conf")
+    r = keyguard("scan", "--history", "--format", "json", cwd=repo.path)
+    [f] = json.loads(r.stdout)["findings"]
+    assert f["partial"] is True
+
+
+def test_staged_reports_a_key_whose_wrapped_body_changes_below_its_first_line(repo: Repo, keyguard):
+    """The finding is placed at the block's first line; the commit may add only the lines below it."""
+    new = platform_key("flux_prod_")
+    env = "MODE=prod\n" + "#" * 120 + "\n"
+    text = lambda k: "kind: Secret\ndata:\n  app.env: |\n" + wrapped_b64(env + (f"KEY={k}\n" if k else ""), 64, "    ")
+    repo.write("deploy/secret.yaml", text(""))
+    repo.commit("no key yet")
+    repo.write("deploy/secret.yaml", text(new))
+    repo.git("add", "-A")
+    added = [line[1:] for line in repo.git("diff", "--cached", "-U0").splitlines() if line.startswith("+    ")]
+    assert added and text(new).splitlines()[3] not in added  # the block's first line is not added
+    r = keyguard("scan", "--staged", "--format", "json", cwd=repo.path)
+    [f] = json.loads(r.stdout)["findings"]
+    assert (f["line"], f["encoding"]) == (4, "base64"), r.stdout.decode()
+    assert new not in r.stdout.decode()

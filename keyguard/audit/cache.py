@@ -45,7 +45,7 @@ from keyguard.atomic import write_atomic
 
 MAGIC = "keyguard-audit-cache"
 VERSION = 1
-ENGINE = "detector-1"
+ENGINE = "detector-2"  # 2: wrapped base64, base64 of JWTs, concatenations (objects clean under 1 may hold keys)
 FILE_NAME = "objects.kgc"
 ID_BYTES = (20, 32)
 """Raw object id sizes: SHA-1 (the default when a header does not say) and SHA-256."""

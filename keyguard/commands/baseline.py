@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{path} exists; use --update to rewrite it")
     detector = Detector(load_rules([*config.rule_paths, *[Path(r) for r in args.rules]]))
     report = collect(source, detector, ScanPolicy(exclude=config.exclude, allow=config.allow))
-    found = [(f.secret, f.rule_id) for f in report.findings]
+    from keyguard.model import identity
+
+    found = [(identity(f.secret, f.partial), f.rule_id) for f in report.findings]
 
     baseline = existing or Baseline(path=path)
     before = set(baseline.entries)

@@ -6,7 +6,11 @@ to call them (only where its cheap needles say an encoded key could be):
 
 - ``base64_needles``: the fixed substrings that base64 of a key stem (``flux``)
   contains at each of the three byte alignments, with their offset in the 4-char grid.
-- ``base64_window``: the decoded bytes of the base64 run around a needle (bounded).
+- ``base64_window``: the decoded bytes of the base64 run around a needle (bounded); a body
+  wrapped over lines (PEM, MIME: 64 or 76 columns; YAML block scalars: indented lines of one
+  width) is joined first (``wrapped_block``).
+- ``joined_literals``: the string literals a concatenation joins (``"flux_prod_" + "a1.."``,
+  adjacent literals ``"flux_" "prod_..."``, also across a line break), as one value.
 - ``unescape``: ``%5F`` (URL) and ``\\u005f`` / ``\\/`` (JSON) escapes decoded, with a
   sparse map from decoded offsets back to original ones (cost grows with the escapes).
 - ``text_view``: UTF-8 with a BOM, UTF-16 LE/BE with or without BOM, as UTF-8 bytes.
@@ -73,11 +77,19 @@ def base64_window(buf: bytes, pos: int, shift: int, radius: int = 4096) -> tuple
     left = _B64_RUN.match(buf[lo:pos][::-1]).end()
     start = pos - left
     end = _B64_RUN.match(buf, pos, min(len(buf), pos + radius)).end()
-    seg_end = end
-    while end < len(buf) and end - seg_end < 2 and buf[end] == 0x3D:  # "=" padding
-        end += 1
-    grid = start + (pos - shift - start) % 4
-    seg = buf[grid:seg_end]
+    block = None
+    if buf[end:end + 1] in (b"\n", b"\r") or buf[start - 1:start] in (b"\n", b" ", b"\t"):
+        block = wrapped_block(buf, pos, radius)
+    if block is not None:
+        start, end, seg, at = block
+        grid = (at - shift) % 4
+        seg = seg[grid:]
+    else:
+        seg_end = end
+        while end < len(buf) and end - seg_end < 2 and buf[end] == 0x3D:  # "=" padding
+            end += 1
+        grid = start + (pos - shift - start) % 4
+        seg = buf[grid:seg_end]
     seg = seg[: len(seg) - len(seg) % 4] if len(seg) % 4 == 1 else seg
     if len(seg) < 8:
         return None
@@ -88,6 +100,147 @@ def base64_window(buf: bytes, pos: int, shift: int, radius: int = 4096) -> tuple
     except (binascii.Error, ValueError):
         return None
     return start, end, decoded
+
+
+MIN_WRAP = 16
+"""Width a wrapped base64 body's full lines must reach (PEM 64, MIME 76; YAML block scalars any)."""
+_B64_LINE = LazyRegex(rb"([ \t]*)([A-Za-z0-9+/_\-]+)(={0,2})\r?$")
+
+
+def _line_at(buf: bytes, pos: int) -> tuple[int, int]:
+    """``(start, end)`` of the line holding ``pos`` (``end`` at its newline)."""
+    end = buf.find(b"\n", pos)
+    return buf.rfind(b"\n", 0, pos) + 1, len(buf) if end == -1 else end
+
+
+def wrapped_block(buf: bytes, pos: int, radius: int = 4096) -> tuple[int, int, bytes, int] | None:
+    """The base64 body wrapped over lines around ``pos``: ``(start, end, joined, at)``, or None.
+
+    A wrapped body is a run of lines holding nothing but base64 (after one common
+    indent): full lines of one width (at least ``MIN_WRAP``), then one shorter or
+    padded last line. ``start`` is where the first line's base64 begins (findings are
+    reported there), ``end`` where the last line's ends, ``joined`` the lines' base64
+    without the breaks and ``at`` the offset of ``pos`` in it. None when the line of
+    ``pos`` is not part of such a body of two lines or more (bounded by ``radius``).
+    """
+    ls, le = _line_at(buf, pos)
+    m = _B64_LINE.fullmatch(buf, ls, le)
+    if m is None or pos < m.start(2):
+        return None
+    indent = m.group(1)
+    lines = [(ls, m)]
+    lo, hi = max(0, pos - radius), min(len(buf), pos + radius)
+    a = ls
+    while a - 1 > lo:  # lines above
+        ps, pe = _line_at(buf, a - 1)
+        pm = _B64_LINE.fullmatch(buf, ps, pe)
+        if pm is None or pm.group(1) != indent or pm.group(3) or ps < lo:
+            break
+        lines.insert(0, (ps, pm))
+        a = ps
+    b = le
+    while b + 1 < hi:  # lines below
+        ns, ne = _line_at(buf, b + 1)
+        nm = _B64_LINE.fullmatch(buf, ns, ne)
+        if nm is None or nm.group(1) != indent or ne > hi:
+            break
+        lines.append((ns, nm))
+        b = ne
+        if nm.group(3):
+            break
+    # Cut the run into bodies: full lines of one width, then a last line no longer than them.
+    mine = next(i for i, (s, _) in enumerate(lines) if s == ls)
+    first = 0
+    i = 0
+    while i < len(lines):
+        width = len(lines[first][1].group(2))
+        j = first
+        while j + 1 < len(lines) and len(lines[j][1].group(2)) == width and not lines[j][1].group(3):
+            nxt = len(lines[j + 1][1].group(2))
+            if nxt > width:
+                break
+            j += 1
+            if nxt < width:
+                break
+        if first <= mine <= j:
+            body = lines[first:j + 1]
+            if len(body) < 2 or width < MIN_WRAP:
+                return None
+            parts = [bm.group(2) for _, bm in body]
+            at = sum(len(p) for p in parts[:mine - first]) + pos - body[mine - first][1].start(2)
+            last = body[-1][1]
+            return body[0][1].start(2), last.end(3), b"".join(parts), at
+        first = i = j + 1
+    return None
+
+
+JWT_BASE64_NEEDLES = (
+    (b"ZXlK", 0),  # any JWT starting a 3-byte group: base64 of "eyJ"
+    (b"SnJh", 0),  # one byte in, {"kid":...
+    (b"ZJa3", 2),  # one byte in, {"alg":"RS256","typ":"JWT"... (any 5-letter alg)
+    (b"ZJbU", 2),  # one byte in, {"alg":"RS256","kid":... (PyJWT's sorted header)
+    (b"mlJc", 1),  # two bytes in, {"alg":"RS256",... (any ?S256); one byte in, {"typ":"JWT","alg":"RS256"...
+    (b"ZVhB", 0),  # two bytes in, {"typ":...
+)
+
+
+def jwt_base64_needles() -> list[tuple[bytes, int]]:
+    """``(needle, shift)`` for base64 (or base64url) of a JWT, as far as they cost no search of their own.
+
+    Aligned (the JWT starts a 3-byte group, as in ``base64 <<< $TOKEN``) every JWT starts
+    ``ZXlK``. At the other alignments ``eyJ`` gives only ``V5S``/``leU`` (a ``V`` probe is
+    a full pass of its own on code, about 5% of a history scan), so the needles are taken
+    from further into the compact headers JWT libraries write: four characters holding
+    a byte the detector's probes already look for at the same offset (``Z`` first, ``J``
+    third). Found: compact headers starting ``{"alg":"<5 letters>","typ"``,
+    ``{"alg":"<5 letters>","kid"``, ``{"alg":"?S256"``, ``{"typ"`` or ``{"kid"``, and
+    any JWT aligned. Not found: base64 of other headers (``{"alg": "RS256"}`` with spaces
+    or alone, ``{"kid"`` two bytes in) one or two bytes into a group.
+    """
+    return list(JWT_BASE64_NEEDLES)
+
+
+# ---- string concatenation -----------------------------------------------------
+
+_LITERAL_GAP = LazyRegex(rb"[ \t]*(?:\\?\r?\n[ \t]*)?(?:\+[ \t]*(?:\r?\n[ \t]*)?)?([\"'`])")
+_PLUS = LazyRegex(rb"[ \t]*(?:\r?\n[ \t]*)?\+")
+_LITERAL_BODY = LazyRegex(rb"[A-Za-z0-9_\-]*")
+MAX_JOINED = 8
+"""String literals joined at most after the first one."""
+
+
+def joined_literals(buf: bytes, close: int) -> tuple[list[bytes], int, bool, bool]:
+    """The string literals joined to the one whose closing quote is at ``close``.
+
+    ``"flux_prod_" + "a1b2..."`` (Python, JavaScript, Java, Go), adjacent literals
+    ``"flux_" "prod_..."`` (Python, C), also across one line break (inside
+    parentheses, or after a ``\\``). Returns ``(pieces, end, more, tight)``: the following
+    literals' key characters (a literal holding anything else ends the value there),
+    the offset just past the last piece taken, whether a ``+`` follows with something
+    that is not a literal (a variable: the value is only partly written), and whether
+    the first join is written as one (a ``+``, or literals on one line) rather than
+    only a line break between two literals.
+    """
+    pieces: list[bytes] = []
+    end = at = close + 1
+    tight = True
+    for i in range(MAX_JOINED):
+        m = _LITERAL_GAP.match(buf, at)
+        if m is None:
+            break
+        if i == 0:
+            gap = buf[m.start():m.end()]
+            tight = b"+" in gap or b"\n" not in gap
+        body = _LITERAL_BODY.match(buf, m.end())
+        piece = body.group()
+        if buf[body.end():body.end() + 1] != m.group(1):
+            if piece:
+                pieces.append(piece)
+                end = body.end()
+            return pieces, end, False, tight
+        pieces.append(piece)
+        end = at = body.end() + 1
+    return pieces, end, _PLUS.match(buf, at) is not None, tight
 
 
 # ---- URL and JSON escapes -----------------------------------------------------

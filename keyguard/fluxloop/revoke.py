@@ -147,7 +147,7 @@ def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: 
     ``confirm(keys)`` gets one finding per key to revoke and returns True to go
     ahead (False records ``declined``); it is not asked on a dry run.
     """
-    if any(f.verification is None for f in findings):
+    if any(f.verification is None and not f.partial for f in findings):
         from keyguard.fluxloop.verify import verify_findings
         todo = [f for f in findings if f.verification is None]
         verified = iter(verify_findings(todo, client))
@@ -157,7 +157,7 @@ def revoke_findings(findings: list[Finding], client, *, operator=None, confirm: 
     keys: dict[str, Finding] = {}
     for f in findings:
         v = f.verification
-        if v is None or v.status != "live" or f.secret in keys:
+        if v is None or v.status != "live" or f.secret in keys or f.partial:  # a fragment is no key
             continue
         if is_off(f.revocation):
             continue

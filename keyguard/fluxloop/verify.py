@@ -39,11 +39,14 @@ def verify_keys(secrets: Sequence[str], client, *, max_workers: int = 8) -> dict
 
 
 def verify_findings(findings: list[Finding], client, *, max_workers: int = 8) -> list[Finding]:
-    """The findings with ``verification`` set (each distinct key asked once); live keys raised a severity."""
-    results = verify_keys([f.secret for f in findings], client, max_workers=max_workers)
+    """The findings with ``verification`` set (each distinct key asked once); live keys raised a severity.
+
+    A partial key (``Finding.partial``: a fragment of a concatenation) is never sent: it is not a key.
+    """
+    results = verify_keys([f.secret for f in findings if not f.partial], client, max_workers=max_workers)
     out = []
     for f in findings:
-        v = results.get(f.secret)
+        v = None if f.partial else results.get(f.secret)
         if v is None:
             out.append(f)
             continue

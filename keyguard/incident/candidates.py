@@ -35,7 +35,7 @@ def find_secret(root: Path, fp: str, *, rule_paths=(), stats: dict[str, int] | N
     source = HistorySource(root, include_unreachable=True, only_new=False)
     found = None
     for lh in source.located_hits(Detector(load_rules(rule_paths))):
-        if fingerprint(lh.hit.secret) == fp:
+        if not lh.hit.partial and fingerprint(lh.hit.secret) == fp:  # a fragment names no key
             found = lh.hit.secret
             break
     if stats is not None:

@@ -94,6 +94,7 @@ def _finding(f: Finding, guard: SecretGuard, show_secrets: bool) -> dict[str, An
         "verification": _verification(f.verification),
         "revocation": _revocation(f.revocation),
         "is_new": f.is_new,
+        "partial": f.partial,
     })
     return out
 

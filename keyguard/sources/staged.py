@@ -68,9 +68,9 @@ class _FileDiff:
         self.starts: list[int] = []  # first line of each added range (sorted)
         self.ends: list[int] = []    # one past its last line
 
-    def is_added(self, line: int) -> bool:
-        """Whether 1-based ``line`` of the new content is an added line."""
-        i = bisect.bisect_right(self.starts, line) - 1
+    def is_added(self, line: int, last: int = 0) -> bool:
+        """Whether 1-based ``line`` (or any line up to ``last``) of the new content is an added line."""
+        i = bisect.bisect_right(self.starts, max(line, last)) - 1
         return i >= 0 and line < self.ends[i]
 
 
@@ -136,7 +136,8 @@ class StagedSource(Source):
             elif d is None and not whole:
                 continue  # the patch adds nothing to it
             for hit in hits:
-                if d is None or d.is_added(hit.line) or hit.line == 0:  # line 0: a detector ``limit:`` note
+                # a hit over several lines (wrapped base64) counts when any of them is added
+                if d is None or d.is_added(hit.line, hit.end_line) or hit.line == 0:  # line 0: a ``limit:`` note
                     yield LocatedHit(hit, path)
 
     # -- whole index files (pre-commit --files / --all-files) ------------
