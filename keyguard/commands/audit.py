@@ -21,6 +21,9 @@ not be done (verification, or hygiene with a rejected credential or no
 ``manage_keys``), and every report says which and why; 1 findings at
 ``--fail-on``, or hygiene findings at ``--fail-on-hygiene`` (default: hygiene
 is reported, never failing); 5 a key was revoked and then writing failed.
+In a shallow clone every report warns that only part of history was read;
+``--fail-on-shallow`` makes that exit 4 (the full history was asked for and
+could not be read).
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ def register(p: argparse.ArgumentParser) -> None:
     pol.add_argument("--fail-on-hygiene", metavar="SEVERITY", type=hygiene_severity_arg, default=None,
                      help="lowest severity of a hygiene (tenant) finding that fails the audit, or none "
                           "(default: none: hygiene findings are reported, they do not fail the audit)")
+    pol.add_argument("--fail-on-shallow", action="store_true",
+                     help="a shallow clone (git clone --depth) makes the audit incomplete: exit 4 "
+                          "(default: a warning in every report)")
     pol.add_argument("--rules", action="append", default=[], metavar="PATH", help="extra rule file or folder")
     pol.add_argument("--config", metavar="FILE", help="config file")
     pol.add_argument("--no-repo-config", action="store_true",
@@ -105,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
 
     report, finish_cache = _scan(args, root, config, baseline, cache_dir)
     report.command = command_line("audit")
+    if report.stats.get("shallow") and getattr(args, "fail_on_shallow", False):
+        report.incomplete.append(("full history", "a shallow clone holds only part of history "
+                                                  "(--fail-on-shallow; git fetch --unshallow)"))
     ledger = _ledger(root)
     partly = _verify(args, report, ledger) if report.findings and not args.no_verify else ""
     if not args.no_hygiene:

@@ -1,4 +1,5 @@
-"""Repository facts: the work-tree root, the git directory, bare or not, revisions, identity."""
+"""Repository facts: the work-tree root, the git directory, bare or shallow or not, revisions, identity,
+submodule repositories."""
 
 from __future__ import annotations
 
@@ -31,6 +32,17 @@ def is_bare(cwd: str | Path) -> bool:
     """Whether ``cwd`` is in a bare repository (no work tree)."""
     proc = run(["rev-parse", "--is-bare-repository"], cwd, check=False)
     return proc.returncode == 0 and proc.stdout.strip() == b"true"
+
+
+def is_shallow(cwd: str | Path) -> bool:
+    """Whether the repository is a shallow clone (``git clone --depth``): it holds only part of history."""
+    proc = run(["rev-parse", "--is-shallow-repository"], cwd, check=False)
+    return proc.returncode == 0 and proc.stdout.strip() == b"true"
+
+
+SHALLOW_WARNING = ("shallow clone: this repository holds only part of its history (git clone --depth); "
+                   "commits before the shallow boundary were not scanned (git fetch --unshallow to scan all)")
+"""The one sentence every history scan, audit and incident of a shallow clone carries."""
 
 
 def git_dir(cwd: str | Path) -> Path:

