@@ -29,6 +29,13 @@ def _json(keyguard, cwd: Path, *args: str):
     return r, json.loads(r.stdout)
 
 
+def _git_as(repo: Repo, who: dict[str, str], *args: str) -> None:
+    """``git`` in ``repo`` with other author/committer variables (the fixture's are fixed)."""
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_ENV, HOME=str(repo.path.parent / "home"), **who)
+    subprocess.run(["git", *args], cwd=repo.path, env=env, check=True, capture_output=True)
+
+
 def _clone(src: Path, dest: Path, *args: str) -> Repo:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("GIT_")}
     env.update(GIT_ENV)
@@ -116,3 +123,102 @@ def test_incident_in_a_shallow_clone_never_says_a_flat_zero(repo, keyguard, tmp_
     doc = json.loads((out / "incident.json").read_text())
     assert any("shallow clone" in w for w in doc["warnings"])
     _no_key(key, r.stdout, r.stderr, md)
+
+
+# -- author/committer identities and trailers -----------------------------------------------
+
+def _by_path(doc) -> dict:
+    return {f["path"]: f for f in doc["findings"]}
+
+
+def test_author_committer_and_trailers_in_history_and_ranges(repo, keyguard):
+    k_author, k_committer, k_trailer = api_key(), platform_key(), api_key("flx_sa_")
+    repo.write("a.txt", "one\n")
+    base = repo.commit("base")
+    repo.write("a.txt", "two\n")
+    repo.git("add", "-A")
+    _git_as(repo, {"GIT_AUTHOR_EMAIL": f"{k_author}@example.com"}, "commit", "-q", "-m",
+            f"tune\n\nSigned-off-by: Dev <dev@example.com>\nCo-authored-by: Bot <{k_trailer}@bots.example>")
+    repo.write("a.txt", "three\n")
+    repo.git("add", "-A")
+    _git_as(repo, {"GIT_COMMITTER_NAME": f"ci {k_committer}"}, "commit", "-q", "-m", "three")
+    for args in (["--history"], ["--history", f"{base}..HEAD"], ["--history", "--since", base]):
+        r, doc = _json(keyguard, repo.path, *args)
+        by = {(f["path"], f["provenance"]["kind"]) for f in doc["findings"]}
+        assert ("<commit-author>", "commit-identity") in by, args
+        assert ("<commit-committer>", "commit-identity") in by, args
+        assert ("<commit-message>", "commit-message") in by, args  # the Co-authored-by trailer
+        assert r.returncode == 1
+        _no_key(k_author, r.stdout, r.stderr)
+        _no_key(k_committer, r.stdout, r.stderr)
+        _no_key(k_trailer, r.stdout, r.stderr)
+    r = keyguard("scan", "--history", "--no-progress", cwd=repo.path)
+    assert b"<commit-author>" in r.stdout and b"<commit-committer>" in r.stdout
+    for k in (k_author, k_committer, k_trailer):
+        _no_key(k, r.stdout, r.stderr)
+    # pre-push: the range pre-commit hands over
+    r = keyguard("scan", "--pre-push", "-f", "json", cwd=repo.path,
+                 env={"PRE_COMMIT_FROM_REF": base, "PRE_COMMIT_TO_REF": "HEAD"})
+    assert {f["path"] for f in json.loads(r.stdout)["findings"]} >= {"<commit-author>", "<commit-committer>",
+                                                                       "<commit-message>"}
+
+
+def test_a_pushed_commit_whose_author_holds_a_key_is_refused(tmp_path):
+    from test_pre_receive import Server, _client
+
+    server = Server(tmp_path)
+    client = _client(tmp_path, server)
+    key = api_key()
+    client.write("b.txt", "b\n")
+    client.git("add", "-A")
+    _git_as(client, {"GIT_AUTHOR_NAME": f"dev {key}"}, "commit", "-q", "-m", "b")
+    code, out = client.push("main", url=server.url)
+    assert code != 0 and "<commit-author>" in out
+    _no_key(key, out)
+
+
+# -- tag messages in range scans -------------------------------------------------------------
+
+def test_tag_messages_in_ranges_since_and_pre_push(repo, keyguard):
+    key = platform_key()
+    repo.write("a.txt", "one\n")
+    base = repo.commit("base")
+    repo.git("tag", "-a", "v0", "-m", "old release, clean", base)
+    repo.write("a.txt", "two\n")
+    repo.commit("two")
+    repo.git("tag", "-a", "v1", "-m", f"release\n\nsmoke-tested with {key}")
+    for args in (["--history", f"{base}..HEAD"], ["--history", "--since", base], ["--history"]):
+        r, doc = _json(keyguard, repo.path, *args)
+        assert [(f["path"], f["provenance"]["kind"]) for f in doc["findings"]] == \
+            [("<tag-message:v1>", "tag-message")], args
+        _no_key(key, r.stdout, r.stderr)
+    # a range that ends before the tagged commit holds no tag
+    r, doc = _json(keyguard, repo.path, "--history", f"{base}..{base}")
+    assert doc["findings"] == []
+    # pre-push of the tag itself (pre-commit hands over the tag object as TO_REF)
+    tag = repo.git("rev-parse", "v1").strip()
+    for frm in ("0" * 40, base):
+        r = keyguard("scan", "--pre-push", "-f", "json", cwd=repo.path,
+                     env={"PRE_COMMIT_FROM_REF": frm, "PRE_COMMIT_TO_REF": tag})
+        assert [f["path"] for f in json.loads(r.stdout)["findings"]] == ["<tag-message:v1>"], frm
+        assert r.returncode == 1
+
+
+# -- git notes ---------------------------------------------------------------------------------
+
+def test_git_notes_in_history_and_ranges(repo, keyguard):
+    key = api_key()
+    repo.write("a.txt", "one\n")
+    base = repo.commit("base")
+    repo.write("a.txt", "two\n")
+    second = repo.commit("two")
+    repo.git("notes", "add", "-m", f"deployed with {key}", second)
+    repo.git("notes", "--ref", "review", "add", "-m", "looks fine", base)
+    for args in (["--history"], ["--history", f"{base}..HEAD"], ["--history", "--since", base]):
+        r, doc = _json(keyguard, repo.path, *args)
+        found = [(f["path"], f["provenance"]["kind"], f["provenance"]["commit"]) for f in doc["findings"]]
+        assert found == [("<note:refs/notes/commits>", "note", second)], args
+        _no_key(key, r.stdout, r.stderr)
+    # a range without the annotated commit reads no note
+    r, doc = _json(keyguard, repo.path, "--history", base)
+    assert doc["findings"] == []

@@ -1,7 +1,9 @@
 """Commit and tag objects: header parsing, and the one ``git log --raw`` walk of history.
 
 ``parse_commit`` / ``parse_tag`` read raw objects (as ``cat-file`` gives them);
-``message_start`` says where an object's message begins. ``Log`` is one
+``message_start`` says where an object's message begins; ``searched_text`` is
+what a scan reads of one (message, trailers, author/committer/tagger names and
+e-mails) and ``header_of_line`` which identity header a hit line fell in. ``Log`` is one
 ``git log -c --raw -z`` pass: commits, their parents, and for each blob the
 earliest commit that brought it to each path (merge resolutions included, via
 the combined diff).
@@ -60,6 +62,44 @@ def message(kind: str, raw: bytes) -> bytes:
         sig = body.find(b"-----BEGIN PGP SIGNATURE-----")
         body = body[:sig] if sig >= 0 else body
     return body
+
+
+IDENTITY_HEADERS = {"commit": (b"author", b"committer"), "tag": (b"tagger",)}
+"""The headers naming people (name and e-mail) that are searched with the message."""
+
+
+def searched_text(kind: str, raw: bytes) -> bytes:
+    """What is searched in a commit or tag object: its message (trailers such as
+    ``Signed-off-by:`` are its last lines), then one line per identity header
+    (``author``/``committer``, ``tagger``: the ``Name <email>`` part)."""
+    body = message(kind, raw)
+    idents = identity_lines(kind, raw)
+    if not idents:
+        return body
+    if body and not body.endswith(b"\n"):
+        body += b"\n"
+    return body + b"\n".join(v for _, v in idents) + b"\n"
+
+
+def identity_lines(kind: str, raw: bytes) -> list[tuple[str, bytes]]:
+    """``(header, "Name <email>")`` of the identity headers of a commit or tag object, in order."""
+    h = headers(raw)
+    out = []
+    for name in IDENTITY_HEADERS.get(kind, ()):
+        value = h.get(name)
+        if value is not None:
+            out.append((name.decode(), value.rpartition(b">")[0] + b">" if b">" in value else value))
+    return out
+
+
+def header_of_line(kind: str, raw: bytes, line: int) -> str | None:
+    """The identity header (``author``, ``committer``, ``tagger``) line ``line`` of
+    ``searched_text`` falls in, or None when it is in the message."""
+    body = message(kind, raw)
+    n = body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
+    idents = identity_lines(kind, raw)
+    k = line - n - 1
+    return idents[k][0] if 0 <= k < len(idents) else None
 
 
 def parse_commit(raw: bytes) -> tuple[str, str]:

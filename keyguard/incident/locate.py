@@ -78,14 +78,14 @@ def _occurrence(group: list[LocatedHit], enc: str, secret: str, stash: dict[str,
             kind = "commit"
     elif kind == "unreachable" and not p.commit:
         kind = "loose-blob"
-    elif kind == "commit-message" and not refs:
+    elif kind in ("commit-message", "commit-identity") and not refs:
         note = "no branch or tag contains this commit"
     elif kind == "tag-message" and not refs:
         note = "no tag ref points to this tag object (deleted tag?)"
     elif kind == "tree":
         note = "a file or folder name holds the value: " + _tree_names(root, p.blob, secret)
     note = note or _NOTES.get(kind, "")
-    object_id = p.commit if kind == "commit-message" else p.blob
+    object_id = p.commit if kind in ("commit-message", "commit-identity") else p.blob
     return Occurrence(kind, path=lh.path, line=lh.hit.line, count=count, encoding=enc, commit=p.commit,
                       object_id=object_id, author=p.author, date=p.date, refs=refs,
                       removed_in=tuple(removals.get((p.blob, lh.path), ())), note=note)

@@ -26,7 +26,8 @@ LOCAL_ONLY_KINDS = ("stash", "reflog", "unreachable", "loose-blob")
 
 def needs_rewrite(o: Occurrence) -> bool:
     """Whether a history rewrite (and force-push) is needed for this place: a ref reaches it."""
-    return o.kind in ("commit", "tree") or (o.kind in ("stash", "commit-message", "tag-message") and bool(o.refs))
+    return o.kind in ("commit", "tree") or (o.kind in ("stash", "commit-message", "commit-identity", "tag-message", "note")
+                                                    and bool(o.refs))
 
 
 def fmt_epoch(ts: int | None, never: str = "never") -> str:

@@ -64,6 +64,7 @@ from keyguard.git.objects import BatchReader, CatFile, Entry
 from keyguard.git.run import output as git_output
 from keyguard.git.run import run as git_run
 from keyguard.model import Provenance
+from keyguard.redact import scrub
 from keyguard.sources import blob
 from keyguard.sources.blob import CHUNK, CHUNK_THRESHOLD, MAX_SIZE
 from keyguard.sources.interface import LocatedHit, Source
@@ -150,6 +151,9 @@ class HistorySource(Source):
         self.skip = skip
         self.worktree = worktree
         self.memo = memo
+        self._notes: dict[str, list[tuple[str, str]]] | None = None
+        """Note blob -> (annotated commit, notes ref) (range scans: notes on the range's commits;
+        full scans: every note, read only when a blob hit)."""
         self.log: gcommits.Log | None = None
         """The history walk of the last scan (``removals`` says which commits replaced a blob)."""
         self.known_clean: set[bytes] = set()
@@ -168,10 +172,17 @@ class HistorySource(Source):
             self.stats["shallow"] = 1
         if ranged:
             log = gcommits.Log(self._range_revs(), None).run(self.root)
-            if self.revs:
-                self.named_tags = gobjects.annotated_tags(self.root, self.revs)
-                self.stats["tags"] = len(self.named_tags)
-            entries = gobjects.sizes(self.root, log.range_objects() + self.named_tags)
+            refs = grefs.list_refs(self.root) if log.commits or self.revs else []
+            # annotated tags: pushed ones (revs, a tag as a range's end) and those on the range's commits
+            ends = self.revs if self.revs is not None else self._range_ends()
+            self.named_tags = gobjects.annotated_tags(self.root, [*ends, *grefs.tags_on(self.root, log.commits, refs)])
+            self.stats["tags"] = len(self.named_tags)
+            # notes attached to the range's commits
+            self._notes = {blob: [n for n in on if n[0] in log.commits]
+                           for blob, on in grefs.notes(self.root, refs).items()}
+            self._notes = {blob: on for blob, on in self._notes.items() if on}
+            self.stats["notes"] = len(self._notes)
+            entries = gobjects.sizes(self.root, log.range_objects() + self.named_tags + list(self._notes))
         else:
             entries = self._all_objects(everything)
             log = None
@@ -247,6 +258,14 @@ class HistorySource(Source):
         self.stats["cached"] = len(entries) - len(fresh)
         return fresh
 
+    def _range_ends(self) -> list[str]:
+        """The right-hand revisions of the range (or ``--since``'s HEAD): an annotated tag there is pushed."""
+        if self.since is not None:
+            return ["HEAD"]
+        rng = (self.rev_range or "").strip()
+        right = rng.split("..", 1)[1].lstrip(".") if ".." in rng else rng
+        return [right or "HEAD"] if not right.startswith("-") else []
+
     def _range_revs(self) -> list[str]:
         if self.revs is not None:
             return [*self.revs, "--not", "--all"] if self.exclude_all_refs else self.revs
@@ -319,7 +338,13 @@ class HistorySource(Source):
             if unreachable_ok and not grepo.is_bare(self.root):
                 staged = gobjects.staged_blobs(self.root, grepo.resolve_commit(self.root, "HEAD") is not None)
             tags: dict[str, tuple[str, str, str, str]] = {}
+            if self._notes is None:
+                self._notes = grefs.notes(self.root) if any(k == "blob" for k, _ in found.values()) else {}
             for oid, (kind, hits) in found.items():
+                if kind == "blob" and oid in self._notes:  # a git note: on the commit it annotates
+                    for target, ref in self._notes[oid]:
+                        pending.extend((h, f"<note:{ref}>", "note", target, oid) for h in hits)
+                    continue
                 if kind == "blob":
                     intros = log.intros.get(oid)
                     if not intros:
@@ -337,7 +362,14 @@ class HistorySource(Source):
                                        for h in hits if h.secret not in inherited)
                 elif kind == "commit":
                     if oid in log.commits or unreachable_ok:
-                        pending.extend((h, "<commit-message>", "commit-message", oid, "") for h in hits)
+                        got = cat.read(oid)
+                        raw = got[1] if got else b""
+                        for h in hits:
+                            header = gcommits.header_of_line("commit", raw, h.line)
+                            if header is None:
+                                pending.append((h, "<commit-message>", "commit-message", oid, ""))
+                            else:  # a key in the author's or committer's name or e-mail
+                                pending.append((h, f"<commit-{header}>", "commit-identity", oid, ""))
                 elif kind == "tree":
                     pending.extend((h, "<file-name>", "tree", "", oid) for h in hits)
                 elif kind == "tag":
@@ -353,6 +385,11 @@ class HistorySource(Source):
                 if commit and commit not in meta and kind != "tag-message":
                     got = cat.read(commit)
                     meta[commit] = gcommits.parse_commit(got[1]) if got and got[0] == "commit" else ("", "")
+        # an author or tagger whose name or e-mail holds a key is shown redacted, in every finding
+        found_secrets = [p[0].secret for p in pending]
+        meta = {c: (scrub(a, found_secrets), d) for c, (a, d) in meta.items()}
+        tags = {t: (target, name, scrub(tagger, found_secrets), date)
+                for t, (target, name, tagger, date) in tags.items()}
         commits = {p[3] for p in pending if p[3] and p[2] != "tag-message"}
         if self.exclude_all_refs:  # no existing ref reaches these commits; HEAD is not asked about
             refs, at_head = {}, None
@@ -366,7 +403,8 @@ class HistorySource(Source):
                 prov = Provenance(commit=target, author=tagger, date=date, kind=kind, blob=blob,
                                   refs=tuple(tag_refs.get(blob, ())), present_at_head=present)
             else:
-                if commit and kind in ("blob", "commit-message") and walk is not None and not refs.get(commit):
+                if commit and kind in ("blob", "commit-message", "commit-identity") and walk is not None \
+                        and not refs.get(commit):
                     kind = walk.kind_of(commit) if kind == "blob" else kind
                 author, date = meta.get(commit, ("", ""))
                 prov = Provenance(commit=commit, author=author, date=date, kind=kind, blob=blob,
@@ -549,7 +587,7 @@ def _scan_one(kind: str, body: bytes, detector: "Detector", id_len: int = 20) ->
     """Hits in one object's content (messages only for commits and tags, entry names only for
     trees, one per line); None if skipped as binary."""
     if kind in ("commit", "tag"):
-        body = gcommits.message(kind, body)
+        body = gcommits.searched_text(kind, body)
         return detector.scan(body) if body else []
     if kind == "tree":
         names = b"\n".join(name for name, _, _ in gcommits.tree_entries(body, id_len))
