@@ -222,3 +222,34 @@ def test_git_notes_in_history_and_ranges(repo, keyguard):
     # a range without the annotated commit reads no note
     r, doc = _json(keyguard, repo.path, "--history", base)
     assert doc["findings"] == []
+
+
+# -- file and folder names ----------------------------------------------------------------------
+
+def test_keys_in_file_and_folder_names_in_history_and_ranges(repo, keyguard):
+    k_file, k_dir = api_key(), platform_key()
+    repo.write("a.txt", "one\n")
+    base = repo.commit("base")
+    repo.write(f"backup/{k_file}.json", "{}\n")
+    repo.write(f"{k_dir}/settings.txt", "nothing secret inside\n")
+    added = repo.commit("add odd names")
+    for args in (["--history"], ["--history", f"{base}..HEAD"], ["--history", "--since", base]):
+        r, doc = _json(keyguard, repo.path, *args)
+        found = sorted((f["provenance"]["kind"], f["provenance"]["commit"], f["line"]) for f in doc["findings"])
+        assert found == [("tree", added, 1)] * 2, args
+        paths = {f["path"] for f in doc["findings"]}
+        assert any(p.startswith("backup/") and p.endswith(".json") and "…" in p for p in paths), paths
+        assert any(p.endswith("/settings.txt") and "…" in p for p in paths), paths
+        _no_key(k_file, r.stdout, r.stderr)
+        _no_key(k_dir, r.stdout, r.stderr)
+    r = keyguard("scan", "--history", "--no-progress", cwd=repo.path)
+    assert r.returncode == 1 and b"settings.txt" in r.stdout
+    _no_key(k_file, r.stdout, r.stderr)
+    _no_key(k_dir, r.stdout, r.stderr)
+    # renamed away later: still in history, reported once per path
+    repo.git("mv", f"backup/{k_file}.json", "backup/plain.json")
+    repo.commit("rename")
+    r, doc = _json(keyguard, repo.path, "--history")
+    assert len(doc["findings"]) == 2
+    r, doc = _json(keyguard, repo.path, "--history", "--since", added)
+    assert doc["findings"] == []

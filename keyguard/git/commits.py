@@ -133,9 +133,13 @@ class Log:
     blob ids to attribute (None: every introduced blob, as range scans need).
     """
 
-    def __init__(self, revs: list[str], targets: set[str] | None):
+    def __init__(self, revs: list[str], targets: set[str] | None, names: set[str] | None = None):
         self.revs = revs
         self.targets = targets
+        self.names = [n.encode() for n in names or ()]
+        """Values to look for in paths: each path holding one is recorded in ``named``."""
+        self.named: dict[str, Intro] = {}
+        """Path -> the earliest commit that added a file at that path (paths holding one of ``names``)."""
         self.commits: set[str] = set()
         self.parents: dict[str, tuple[str, ...]] = {}
         self.intros: dict[str, dict[str, Intro]] = {}
@@ -177,6 +181,11 @@ class Log:
             modes = meta[:colons + 1]
             oids = meta[colons + 1:2 * colons + 2]
             new = oids[-1].decode()
+            if self.names and any(n in path for n in self.names) and not is_null_id(new):
+                spath = decode_path(path)
+                prev = self.named.get(spath)
+                if prev is None or ctime < prev.time:
+                    self.named[spath] = Intro(ctime, commit, (new,))
             if targets is not None and new not in targets:
                 if colons == 1 and targets:  # a target replaced or deleted (merges: not a removal)
                     old = oids[0].decode()
@@ -196,6 +205,17 @@ class Log:
     def range_objects(self) -> list[str]:
         """Every commit and introduced blob of the walk (range scans)."""
         return [*self.commits, *self.intros]
+
+    def range_paths(self) -> dict[str, tuple[Intro, str]]:
+        """Every path a file was added or changed at in the walk: ``path -> (earliest intro, blob)``
+        (range scans look for keys in file and folder names through these)."""
+        out: dict[str, tuple[Intro, str]] = {}
+        for blob_id, per_path in self.intros.items():
+            for path, intro in per_path.items():
+                prev = out.get(path)
+                if prev is None or intro.time < prev[0].time:
+                    out[path] = (intro, blob_id)
+        return out
 
 
 def tree_entries(raw: bytes, id_len: int) -> list[tuple[bytes, bytes, bytes]]:

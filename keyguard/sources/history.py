@@ -151,6 +151,8 @@ class HistorySource(Source):
         self.skip = skip
         self.worktree = worktree
         self.memo = memo
+        self._range_names: list[tuple["Hit", str, str, str]] = []
+        """Range scans: (hit, path, commit, blob) of keys in the names of the paths the range touches."""
         self._notes: dict[str, list[tuple[str, str]]] | None = None
         """Note blob -> (annotated commit, notes ref) (range scans: notes on the range's commits;
         full scans: every note, read only when a blob hit)."""
@@ -184,15 +186,18 @@ class HistorySource(Source):
             self.stats["notes"] = len(self._notes)
             entries = gobjects.sizes(self.root, log.range_objects() + self.named_tags + list(self._notes))
         else:
-            entries = self._all_objects(everything)
+            entries = self._all_objects()
             log = None
         self.stats["commits"] = sum(1 for e in entries if e[1] == "commit")
+        self.stats["trees"] = sum(1 for e in entries if e[1] == "tree")
         self.stats["blobs"] = sum(1 for e in entries if e[1] == "blob")
         self.stats["objects"] = len(entries)  # blobs, commits, tags: what the progress bar counts
         found = self._scan(entries, detector)
         if self.skip is not None and not ranged:
             self.clean_after = {bytes.fromhex(e[0]) for e in entries if e[0] not in found}
-        if found:
+        if ranged:
+            self._range_names = self._names_in_range(log, detector)
+        if found or self._range_names:
             memo = self.memo if not ranged and not self.include_unreachable else None
             if memo is None:
                 yield from self._walk_and_attribute(found, log, detector, ranged)
@@ -206,8 +211,9 @@ class HistorySource(Source):
         walk = None
         if log is None:
             targets = {oid for oid, (kind, _) in found.items() if kind == "blob"}
+            names = {h.secret for kind, hits in found.values() if kind == "tree" for h in hits}
             walk = _Walk.of_all(self.root, self.include_unreachable)
-            log = gcommits.Log(["--all", *walk.extra], targets).run(self.root, stdin=walk.hidden or None)
+            log = gcommits.Log(["--all", *walk.extra], targets, names).run(self.root, stdin=walk.hidden or None)
         self.log = log
         yield from self._attribute(found, log, detector, ranged, walk)
 
@@ -242,9 +248,29 @@ class HistorySource(Source):
         for k, v in disk.stats.items():
             self.stats[f"worktree_{k}"] = v
     # -- what to read -----------------------------------------------------------
-    def _all_objects(self, trees: bool = False) -> list[Entry]:
-        entries = gobjects.list_objects(self.root, ("blob", "commit", "tag", "tree") if trees
-                                        else ("blob", "commit", "tag"))
+    def _names_in_range(self, log: gcommits.Log, detector: "Detector") -> list[tuple["Hit", str, str, str]]:
+        """Keys in the file and folder names of the paths the range adds or changes (one search of
+        all of them, newline-separated)."""
+        paths = log.range_paths()
+        if not paths:
+            return []
+        order = sorted(paths)
+        text = "\n".join(order).encode("utf-8", "surrogateescape")
+        if not detector.might_contain(text):
+            return []
+        out = []
+        for h in detector.scan(text):
+            if 0 < h.line <= len(order):
+                intro, blob_id = paths[order[h.line - 1]]
+                out.append((_at_name([h])[0], order[h.line - 1], intro.commit, blob_id))
+        return out
+
+    def _all_objects(self) -> list[Entry]:
+        # trees (file and folder names) go last: their windows skip the binary/encoding test
+        # (a tree is binary, a name is plain text) and blobs keep their pack order
+        listed = gobjects.list_objects(self.root, ("blob", "commit", "tag", "tree"))
+        entries = [e for e in listed if e[1] != "tree"] + [e for e in listed if e[1] == "tree"]
+        del listed
         if not self.skip:
             return entries
         fresh = []
@@ -338,6 +364,9 @@ class HistorySource(Source):
             if unreachable_ok and not grepo.is_bare(self.root):
                 staged = gobjects.staged_blobs(self.root, grepo.resolve_commit(self.root, "HEAD") is not None)
             tags: dict[str, tuple[str, str, str, str]] = {}
+            named_done: set[tuple[str, str]] = set()
+            for h, path, commit, blob_id in self._range_names:
+                pending.append((h, scrub(path, [h.secret]), "tree", commit, blob_id))
             if self._notes is None:
                 self._notes = grefs.notes(self.root) if any(k == "blob" for k, _ in found.values()) else {}
             for oid, (kind, hits) in found.items():
@@ -370,8 +399,15 @@ class HistorySource(Source):
                                 pending.append((h, "<commit-message>", "commit-message", oid, ""))
                             else:  # a key in the author's or committer's name or e-mail
                                 pending.append((h, f"<commit-{header}>", "commit-identity", oid, ""))
-                elif kind == "tree":
-                    pending.extend((h, "<file-name>", "tree", "", oid) for h in hits)
+                elif kind == "tree":  # a key in a file or folder name: the paths holding it, redacted
+                    for h in hits:
+                        paths = [(p, intro) for p, intro in log.named.items() if h.secret in p]
+                        for path, intro in paths:
+                            if (h.secret, path) not in named_done:
+                                named_done.add((h.secret, path))
+                                pending.append((h, scrub(path, [h.secret]), "tree", intro.commit, oid))
+                        if not paths and unreachable_ok:  # a tree no walked commit holds
+                            pending.append((h, "<file-name>", "tree", "", oid))
                 elif kind == "tag":
                     got = cat.read(oid)
                     target, name, tagger, date = gcommits.parse_tag(got[1] if got else b"")
@@ -442,6 +478,13 @@ class HistorySource(Source):
         if proc.returncode not in (0, 1):
             return None
         return {line for line in proc.stdout.decode("utf-8", "replace").splitlines()} & secrets
+
+
+def _at_name(hits: list["Hit"]) -> list["Hit"]:
+    """Hits in file or folder names, each at line 1 of its name (its line among the names searched
+    together means nothing to a reader)."""
+    from dataclasses import replace
+    return [replace(h, line=1) for h in hits]
 
 
 def _stash_labels(root: Path, log: gcommits.Log) -> dict[str, str]:
@@ -532,7 +575,8 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
                 continue
             # a window of whole small objects
             j, total, starts = i, 0, []
-            while j < n and entries[j][2] <= WINDOW and total < WINDOW:
+            trees = kind == "tree"
+            while j < n and entries[j][2] <= WINDOW and total < WINDOW and (entries[j][1] == "tree") == trees:
                 e = entries[j]
                 head_len = len(e[0]) + len(e[1]) + len(str(e[2])) + 3
                 starts.append(total + head_len)
@@ -549,7 +593,7 @@ def scan_objects(cwd: str | Path, entries: list[Entry], detector: "Detector", re
             # their first bytes, so objects that may be such are marked too.
             ends = [s + e[2] for s, e in zip(starts, entries[i:j])]
             marked = detector.pieces_with_needles(data, ends)
-            if _maybe_encoded(data, starts):
+            if not trees and _maybe_encoded(data, starts):
                 marked.update(k for k, s in enumerate(starts)
                               if blob.may_be_encoded(data[s:s + min(entries[i + k][2], 1024)]))
             for k in sorted(marked):
@@ -591,7 +635,7 @@ def _scan_one(kind: str, body: bytes, detector: "Detector", id_len: int = 20) ->
         return detector.scan(body) if body else []
     if kind == "tree":
         names = b"\n".join(name for name, _, _ in gcommits.tree_entries(body, id_len))
-        return detector.scan(names) if names else []
+        return _at_name(detector.scan(names)) if names else []
     return blob.scan_whole(body, detector)
 
 
