@@ -253,3 +253,30 @@ def test_keys_in_file_and_folder_names_in_history_and_ranges(repo, keyguard):
     assert len(doc["findings"]) == 2
     r, doc = _json(keyguard, repo.path, "--history", "--since", added)
     assert doc["findings"] == []
+
+
+# -- reflog-only commits and dangling blobs: on by default in audit ------------------------------
+
+def test_audit_reads_reflog_only_commits_and_dangling_blobs_by_default(repo, keyguard, tmp_path):
+    k_amended, k_blob = platform_key(), api_key()
+    repo.write("a.txt", "one\n")
+    repo.commit("base")
+    repo.write("deploy.env", f"FLUXLOOP_API_KEY={k_amended}\n")
+    repo.write("deploy.sh", "./run\n")
+    repo.commit("deploy")
+    repo.git("rm", "-q", "--cached", "deploy.env")
+    (repo.path / "deploy.env").unlink()
+    repo.git("commit", "-q", "--amend", "-m", "deploy, without the env file")  # the key: only in the reflog
+    repo.git("hash-object", "-w", "--stdin", input=f"token={k_blob}\n".encode())  # a dangling blob
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["audit", "--no-verify", "--no-hygiene", "--no-cache", "--json", str(out / "a.json"),
+            "--sarif", str(out / "a.sarif"), "--markdown", str(out / "a.md")]
+    r = keyguard(*args, cwd=repo.path)
+    assert r.returncode == 1, r.stderr
+    kinds = sorted((f["path"], f["provenance"]["kind"]) for f in json.loads((out / "a.json").read_text())["findings"])
+    assert kinds == [("<unreachable>", "unreachable"), ("deploy.env", "reflog")]
+    r = keyguard(*args, "--no-include-unreachable", cwd=repo.path)
+    assert r.returncode == 0 and json.loads((out / "a.json").read_text())["findings"] == []
+    for k in (k_amended, k_blob):
+        _no_key(k, r.stdout, r.stderr, (out / "a.json").read_text(), (out / "a.md").read_text())

@@ -47,8 +47,12 @@ def register(p: argparse.ArgumentParser) -> None:
     cache = p.add_argument_group("cache")
     cache.add_argument("--cache", metavar="DIR", help="cache folder (default: .git/keyguard/)")
     cache.add_argument("--no-cache", action="store_true", help="scan everything, do not read or write the cache")
-    p.add_argument("--include-unreachable", action="store_true",
-                   help="also every reflog and unreachable object (what `keyguard incident` searches)")
+    reach = p.add_mutually_exclusive_group()
+    reach.add_argument("--include-unreachable", dest="include_unreachable", action="store_true", default=True,
+                       help="also every reflog, unreachable commit and blob and the index (what "
+                            "`keyguard incident` searches, the work tree aside; the default)")
+    reach.add_argument("--no-include-unreachable", dest="include_unreachable", action="store_false",
+                       help="only what refs reach (faster re-runs: see docs/audit.md)")
     pol = p.add_argument_group("policy")
     pol.add_argument("--fail-on", metavar="SEVERITY", type=severity_arg,
                      help="lowest severity of a repository finding that fails the audit "
@@ -157,8 +161,9 @@ def _scan(args, root, config, baseline, cache_dir):
     if cache is not None:
         from keyguard.audit.attribution import Memo
         memo = Memo(cache_dir, digests.values())
+    # the work tree is not the audit's (it is `keyguard scan`'s; in CI it is HEAD again)
     source = HistorySource(root, skip=skip, progress=progress, memo=memo,
-                           include_unreachable=args.include_unreachable)
+                           include_unreachable=args.include_unreachable, worktree=False)
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
     report = collect(source, Detector(rules), policy, kind="audit")
     state_policy(report, args, config, root, baseline, check_excludes=True)
