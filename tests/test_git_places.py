@@ -280,3 +280,28 @@ def test_audit_reads_reflog_only_commits_and_dangling_blobs_by_default(repo, key
     assert r.returncode == 0 and json.loads((out / "a.json").read_text())["findings"] == []
     for k in (k_amended, k_blob):
         _no_key(k, r.stdout, r.stderr, (out / "a.json").read_text(), (out / "a.md").read_text())
+
+
+def test_keys_in_names_on_disk_and_staged(repo, keyguard):
+    key = api_key()
+    repo.write("a.txt", "one\n")
+    repo.commit("base")
+    repo.write(f"dumps/{key}/notes.txt", "nothing inside\n")
+    r, doc = _json(keyguard, repo.path)  # the work tree (untracked file)
+    [f] = doc["findings"]
+    assert f["path"].startswith("dumps/") and f["path"].endswith("/notes.txt") and "…" in f["path"]
+    assert f["line"] == 1 and r.returncode == 1
+    _no_key(key, r.stdout, r.stderr)
+    repo.git("add", "-A")
+    r = keyguard("scan", "--staged", "-f", "json", cwd=repo.path)  # the pre-commit path: a new path
+    assert r.returncode == 1, r.stderr
+    [f] = json.loads(r.stdout)["findings"]
+    assert f["path"].endswith("/notes.txt") and "…" in f["path"]
+    r = keyguard("scan", "--staged", cwd=repo.path)
+    assert r.returncode == 1 and b"notes.txt" in r.stdout + r.stderr
+    _no_key(key, r.stdout, r.stderr)
+    repo.commit("dumps")
+    repo.write(f"dumps/{key}/notes.txt", "changed, still nothing\n")
+    repo.git("add", "-A")
+    r = keyguard("scan", "--staged", "-f", "json", cwd=repo.path)  # a changed file: its path is not new
+    assert json.loads(r.stdout)["findings"] == []

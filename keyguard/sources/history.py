@@ -65,7 +65,7 @@ from keyguard.git.run import output as git_output
 from keyguard.git.run import run as git_run
 from keyguard.model import Provenance
 from keyguard.redact import scrub
-from keyguard.sources import blob
+from keyguard.sources import blob, names
 from keyguard.sources.blob import CHUNK, CHUNK_THRESHOLD, MAX_SIZE
 from keyguard.sources.interface import LocatedHit, Source
 
@@ -211,9 +211,9 @@ class HistorySource(Source):
         walk = None
         if log is None:
             targets = {oid for oid, (kind, _) in found.items() if kind == "blob"}
-            names = {h.secret for kind, hits in found.values() if kind == "tree" for h in hits}
+            in_names = {h.secret for kind, hits in found.values() if kind == "tree" for h in hits}
             walk = _Walk.of_all(self.root, self.include_unreachable)
-            log = gcommits.Log(["--all", *walk.extra], targets, names).run(self.root, stdin=walk.hidden or None)
+            log = gcommits.Log(["--all", *walk.extra], targets, in_names).run(self.root, stdin=walk.hidden or None)
         self.log = log
         yield from self._attribute(found, log, detector, ranged, walk)
 
@@ -249,21 +249,11 @@ class HistorySource(Source):
             self.stats[f"worktree_{k}"] = v
     # -- what to read -----------------------------------------------------------
     def _names_in_range(self, log: gcommits.Log, detector: "Detector") -> list[tuple["Hit", str, str, str]]:
-        """Keys in the file and folder names of the paths the range adds or changes (one search of
-        all of them, newline-separated)."""
+        """Keys in the file and folder names of the paths the range adds or changes."""
         paths = log.range_paths()
-        if not paths:
-            return []
         order = sorted(paths)
-        text = "\n".join(order).encode("utf-8", "surrogateescape")
-        if not detector.might_contain(text):
-            return []
-        out = []
-        for h in detector.scan(text):
-            if 0 < h.line <= len(order):
-                intro, blob_id = paths[order[h.line - 1]]
-                out.append((_at_name([h])[0], order[h.line - 1], intro.commit, blob_id))
-        return out
+        return [(h, order[i], paths[order[i]][0].commit, paths[order[i]][1])
+                for h, i, _ in names.in_names(order, detector)]
 
     def _all_objects(self) -> list[Entry]:
         # trees (file and folder names) go last: their windows skip the binary/encoding test
@@ -480,13 +470,6 @@ class HistorySource(Source):
         return {line for line in proc.stdout.decode("utf-8", "replace").splitlines()} & secrets
 
 
-def _at_name(hits: list["Hit"]) -> list["Hit"]:
-    """Hits in file or folder names, each at line 1 of its name (its line among the names searched
-    together means nothing to a reader)."""
-    from dataclasses import replace
-    return [replace(h, line=1) for h in hits]
-
-
 def _stash_labels(root: Path, log: gcommits.Log) -> dict[str, str]:
     """commit -> ``stash@{n}`` for each stash entry's commits (work tree, index and untracked parts)."""
     return {c: grefs.stash_label(n) for c, (n, _) in gobjects.stash_parts(root).items()}
@@ -634,8 +617,8 @@ def _scan_one(kind: str, body: bytes, detector: "Detector", id_len: int = 20) ->
         body = gcommits.searched_text(kind, body)
         return detector.scan(body) if body else []
     if kind == "tree":
-        names = b"\n".join(name for name, _, _ in gcommits.tree_entries(body, id_len))
-        return _at_name(detector.scan(names)) if names else []
+        text = b"\n".join(name for name, _, _ in gcommits.tree_entries(body, id_len))
+        return names.at_name(detector.scan(text)) if text else []
     return blob.scan_whole(body, detector)
 
 

@@ -9,6 +9,9 @@ exactly those paths are scanned: the ones with staged changes for the lines
 the commit adds, the others whole (``pre-commit run --files/--all-files``
 with nothing staged must really scan what it names).
 
+A key in the name of a path the commit adds is found from the diff's path list
+(``keyguard.sources.names``: one prefilter pass over the joined names, no git call).
+
 This is the hot path of every commit, so it costs two git calls when nothing
 looks like a key: ``git diff-index --cached --patch-with-raw -U0``
 (``keyguard.git.diff``, read whole through a memfd) gives the blob ids and the added lines together; the added text goes through the
@@ -34,7 +37,7 @@ from keyguard.git import diff as gdiff
 from keyguard.git import objects as gobjects
 from keyguard.git import run as grun
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources import blob
+from keyguard.sources import blob, names
 from keyguard.sources.blob import CHUNK_THRESHOLD, MAX_SIZE
 
 TYPE_CHECKING = False  # typing is not imported on the pre-commit path
@@ -99,6 +102,10 @@ class StagedSource(Source):
             yield from self._whole_files(detector, [p for p in rel if p not in staged], outside)
             if not only:
                 return
+        # a key in the name of a path the commit adds (in memory: no git call)
+        added = [path for status, _, _, path in entries if status == "A" and (only is None or path in only)]
+        for hit, _, shown in names.in_names(added, detector):
+            yield LocatedHit(hit, shown)
         diffs = patch.file_diffs()
         wanted: list[tuple[str, str, _FileDiff | None]] = []
         for status, new_mode, new_id, path in entries:

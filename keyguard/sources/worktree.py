@@ -6,6 +6,8 @@ deleted from disk. With paths inside a repository, folders are listed through
 git (so ``.gitignore`` holds) and files named explicitly are always scanned;
 outside a repository the file system is walked (``.git`` folders skipped).
 Symbolic links are never followed, so nothing outside the tree is read.
+A key in a file or folder name is reported on the path, redacted
+(``keyguard.sources.names``).
 A report keyguard wrote itself (``keyguard.sources.own_reports``) whose every
 hit is suppressed is dropped, so an audit's reports do not come back as noise.
 Files above ``chunk_threshold`` are read in pieces through
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterator, Sequence
 
 from keyguard.git import run as grun
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources import blob
+from keyguard.sources import blob, names
 from keyguard.sources.blob import CHUNK, CHUNK_THRESHOLD, MAX_SIZE
 
 if TYPE_CHECKING:
@@ -52,10 +54,14 @@ class WorktreeSource(Source):
         self.stats = {"files": 0, "bytes": 0, "skipped": 0}
 
     def located_hits(self, detector: "Detector") -> Iterator[LocatedHit]:
-        """Hits in every selected file, with repository-relative paths."""
+        """Hits in every selected file, with repository-relative paths; then keys in their names."""
+        listed = []
         for display, full in self._files():
+            listed.append(display)
             for hit in self._scan_file(full, display, detector):
                 yield LocatedHit(hit, display)
+        for hit, _, shown in names.in_names(listed, detector):
+            yield LocatedHit(hit, shown)
 
     # -- which files -------------------------------------------------------
     def _files(self) -> Iterator[tuple[str, Path]]:
