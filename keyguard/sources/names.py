@@ -10,13 +10,10 @@ key redacted (``keyguard.redact.scrub``): the path is what reports show.
 
 History scans find names in tree objects instead (``sources/history.py``);
 this module owns the shape of such a hit (``at_name``) for both.
-Lean: on the pre-commit path, nothing beyond ``keyguard.redact`` is imported
-unless a name holds a key.
+Lean: on the pre-commit path nothing is imported unless a name may hold a key.
 """
 
 from __future__ import annotations
-
-from keyguard.redact import scrub
 
 TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 if TYPE_CHECKING:
@@ -40,6 +37,8 @@ def in_names(paths: "Sequence[str]", detector: "Detector") -> list[tuple["Hit", 
     text = "\n".join(p.replace("\n", " ") for p in paths).encode("utf-8", "surrogateescape")
     if not detector.might_contain(text):
         return []
+    from keyguard.redact import scrub  # only when a name may hold a key
+
     out = []
     for h in detector.scan(text):
         if 0 < h.line <= len(paths):

@@ -37,7 +37,7 @@ from keyguard.git import diff as gdiff
 from keyguard.git import objects as gobjects
 from keyguard.git import run as grun
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources import blob, names
+from keyguard.sources import blob
 from keyguard.sources.blob import CHUNK_THRESHOLD, MAX_SIZE
 
 TYPE_CHECKING = False  # typing is not imported on the pre-commit path
@@ -104,8 +104,10 @@ class StagedSource(Source):
                 return
         # a key in the name of a path the commit adds (in memory: no git call)
         added = [path for status, _, _, path in entries if status == "A" and (only is None or path in only)]
-        for hit, _, shown in names.in_names(added, detector):
-            yield LocatedHit(hit, shown)
+        if added:
+            from keyguard.sources import names  # a commit that only changes files never imports it
+            for hit, _, shown in names.in_names(added, detector):
+                yield LocatedHit(hit, shown)
         diffs = patch.file_diffs()
         wanted: list[tuple[str, str, _FileDiff | None]] = []
         for status, new_mode, new_id, path in entries:
