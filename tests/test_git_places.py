@@ -305,3 +305,39 @@ def test_keys_in_names_on_disk_and_staged(repo, keyguard):
     repo.git("add", "-A")
     r = keyguard("scan", "--staged", "-f", "json", cwd=repo.path)  # a changed file: its path is not new
     assert json.loads(r.stdout)["findings"] == []
+
+
+# -- submodules ---------------------------------------------------------------------------------
+
+def _with_submodule(repo: Repo, tmp_path: Path, key_file: str, key_msg: str) -> Repo:
+    lib = Repo(tmp_path / "lib")
+    lib.path.mkdir()
+    lib.git("init", "-q", "-b", "main")
+    lib.write("README.md", "lib\n")
+    lib.commit("lib")
+    lib.write("config.py", f"KEY = '{key_file}'\n")
+    lib.commit("config")
+    lib.write("config.py", "KEY = None\n")
+    lib.commit(f"drop it (was {key_msg})")
+    repo.write("a.txt", "app\n")
+    repo.commit("app")
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib.path), "vendor/lib")
+    repo.commit("add lib")
+    return lib
+
+
+def test_submodules_worktree_and_history(repo, keyguard, tmp_path):
+    k_file, k_msg, k_disk = platform_key(), api_key(), api_key("flx_sa_")
+    _with_submodule(repo, tmp_path, k_file, k_msg)
+    (repo.path / "vendor/lib/local.env").write_text(f"FLUXLOOP_API_KEY={k_disk}\n")
+    r, doc = _json(keyguard, repo.path)  # the work tree enters the checked-out submodule
+    assert [f["path"] for f in doc["findings"]] == ["vendor/lib/local.env"]
+    r, doc = _json(keyguard, repo.path, "--history")  # each submodule repository's history too
+    assert sorted(f["path"] for f in doc["findings"]) == ["vendor/lib/<commit-message>", "vendor/lib/config.py"]
+    assert not any("submodule" in w for w in doc["warnings"])
+    for k in (k_file, k_msg, k_disk):
+        _no_key(k, r.stdout, r.stderr)
+    # a range scan reads the superproject only, and says so
+    r, doc = _json(keyguard, repo.path, "--history", "--since", "HEAD~1")
+    assert doc["findings"] == []
+    assert any("1 submodule repository (vendor/lib) not scanned" in w for w in doc["warnings"])

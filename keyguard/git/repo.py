@@ -45,6 +45,28 @@ SHALLOW_WARNING = ("shallow clone: this repository holds only part of its histor
 """The one sentence every history scan, audit and incident of a shallow clone carries."""
 
 
+def submodule_repos(cwd: str | Path) -> list[tuple[str, Path]]:
+    """``(name, git directory)`` of each submodule repository under the common ``.git/modules/``
+    (nested submodules as ``outer/inner``), sorted; none in a repository without submodules."""
+    top = common_dir(cwd) / "modules"
+    found: list[tuple[str, Path]] = []
+
+    def walk(folder: Path, prefix: str, depth: int) -> None:
+        if depth > 20 or not folder.is_dir() or folder.is_symlink():
+            return
+        for child in sorted(folder.iterdir()):
+            if child.is_symlink() or not child.is_dir():
+                continue
+            name = f"{prefix}{child.name}"
+            if (child / "HEAD").is_file() and (child / "objects").is_dir():
+                found.append((name, child))
+                walk(child / "modules", name + "/", depth + 1)  # its own submodules
+            else:
+                walk(child, name + "/", depth + 1)  # a module name with a slash (libs/foo)
+    walk(top, "", 0)
+    return found
+
+
 def git_dir(cwd: str | Path) -> Path:
     """The repository's git directory (works in bare repositories too)."""
     return Path(decode_path(output(["rev-parse", "--absolute-git-dir"], cwd).rstrip(b"\n")))

@@ -151,6 +151,9 @@ class HistorySource(Source):
         self.skip = skip
         self.worktree = worktree
         self.memo = memo
+        self.covers_submodules = False
+        """Set by ``keyguard.sources.submodules.WithSubmodules``: else a warning names the submodule
+        repositories this scan did not read."""
         self._range_names: list[tuple["Hit", str, str, str]] = []
         """Range scans: (hit, path, commit, blob) of keys in the names of the paths the range touches."""
         self._notes: dict[str, list[tuple[str, str]]] | None = None
@@ -172,6 +175,14 @@ class HistorySource(Source):
         if grepo.is_shallow(self.root):
             self.warnings.append(grepo.SHALLOW_WARNING)
             self.stats["shallow"] = 1
+        if not self.covers_submodules and not self.exclude_all_refs:
+            modules = grepo.submodule_repos(self.root)
+            if modules:
+                shown = ", ".join(name for name, _ in modules[:5]) + (", ..." if len(modules) > 5 else "")
+                self.warnings.append(
+                    f"{len(modules)} submodule repositor{'ies' if len(modules) != 1 else 'y'} ({shown}) not "
+                    f"scanned: this reads the superproject's history only (a full `keyguard scan --history` "
+                    f"reads theirs too)")
         if ranged:
             log = gcommits.Log(self._range_revs(), None).run(self.root)
             refs = grefs.list_refs(self.root) if log.commits or self.revs else []

@@ -2,7 +2,8 @@
 
 Without paths: the repository's tracked and untracked-but-not-ignored files
 (``git ls-files --cached --others --exclude-standard``), skipping tracked files
-deleted from disk. With paths inside a repository, folders are listed through
+deleted from disk, and the same of each checked-out submodule (its files
+reported under its path: ``libs/vendor/config.py``; nested ones too). With paths inside a repository, folders are listed through
 git (so ``.gitignore`` holds) and files named explicitly are always scanned;
 outside a repository the file system is walked (``.git`` folders skipped).
 Symbolic links are never followed, so nothing outside the tree is read.
@@ -99,11 +100,19 @@ class WorktreeSource(Source):
         if in_git:
             yield from self._git_listed(in_git)
 
-    def _git_listed(self, rel_paths: list[str]) -> Iterator[tuple[str, Path]]:
+    def _git_listed(self, rel_paths: list[str], top: Path | None = None, prefix: str = "",
+                    depth: int = 0) -> Iterator[tuple[str, Path]]:
+        top = self.root if top is None else top
         out = grun.output(["--literal-pathspecs", "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard", "--full-name", "--", *rel_paths], self.root)
+                             "--exclude-standard", "--full-name", "--", *rel_paths], top)
+        submodules = (top / ".gitmodules").is_file() and depth < 8
         for path in grun.zsplit(out):
-            yield path, self.root / path
+            full = top / path
+            if submodules and (full / ".git").exists() and full.is_dir() and not full.is_symlink():
+                # a checked-out submodule (git lists it as one entry): its own files, under its path
+                yield from self._git_listed([], full, f"{prefix}{path}/", depth + 1)
+                continue
+            yield prefix + path, full
 
     def _walk(self, top: Path) -> Iterator[tuple[str, Path]]:
         for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
