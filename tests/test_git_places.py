@@ -341,3 +341,22 @@ def test_submodules_worktree_and_history(repo, keyguard, tmp_path):
     r, doc = _json(keyguard, repo.path, "--history", "--since", "HEAD~1")
     assert doc["findings"] == []
     assert any("1 submodule repository (vendor/lib) not scanned" in w for w in doc["warnings"])
+
+
+# -- incident: the same places -----------------------------------------------------------------
+
+def test_incident_lists_names_identities_and_notes(repo, keyguard, tmp_path):
+    key = platform_key()
+    repo.write("a.txt", "one\n")
+    repo.commit("base")
+    repo.write(f"keys/{key}.txt", "x\n")
+    repo.git("add", "-A")
+    _git_as(repo, {"GIT_AUTHOR_EMAIL": f"{key}@example.com"}, "commit", "-q", "-m", "odd")
+    repo.git("notes", "add", "-m", f"deployed with {key}", "HEAD")
+    out = tmp_path / "out"
+    r = keyguard("incident", "--offline", "--output-dir", str(out), cwd=repo.path, input=(key + "\n").encode())
+    doc = json.loads((out / "incident.json").read_text())
+    kinds = {o["kind"] for o in doc["occurrences"]}
+    assert {"tree", "commit-identity", "note", "worktree"} <= kinds, kinds
+    assert b"commit author/committer" in r.stdout and b"git note" in r.stdout and b"file name" in r.stdout
+    _no_key(key, r.stdout, r.stderr, (out / "incident.md").read_text(), json.dumps(doc))
