@@ -4,12 +4,22 @@ What is scanned
   Default: everything reachable from every ref (branches, tags, remote-tracking
   refs, notes, ``refs/stash``) plus every older stash entry (they live only in
   the stash reflog), including each stash's index, working-tree and untracked
-  parts (its 2nd and 3rd parents). Blobs, commit messages and annotated-tag
-  messages are scanned; trees are not (they hold no text).
+  parts (its 2nd and 3rd parents). Blobs (git notes among them: reported as
+  ``<note:REF>`` on the commit they annotate), commit messages with their
+  trailers and the author and committer names and e-mails (kind
+  ``commit-identity``, path ``<commit-author>``/``<commit-committer>``),
+  annotated-tag messages, and the entry names of trees (keys in file and
+  folder names: kind ``tree``, the path of the file with the key redacted, the
+  commit that added it) are scanned.
   ``RANGE`` is a git revision range (``origin/main..HEAD``; a left side of all
   zeros, as a pre-push hook gives for a new branch, means "not on any remote").
   ``--since REF`` means ``REF..HEAD`` (the CI question "what does this branch
-  add since REF"), not "REF..every ref".
+  add since REF"), not "REF..every ref". A range scan reads the blobs and
+  commits of its log walk, the names of the paths that walk adds or changes,
+  the annotated tags on its commits or at its end (a pushed tag), and the notes
+  on its commits.
+  A shallow clone gets one warning (``grepo.SHALLOW_WARNING``, ``stats["shallow"]``);
+  submodule repositories not covered (``covers_submodules``) get one naming them.
 
 How (each unique blob is read once)
   Full scans ask ``git cat-file --batch-check --batch-all-objects --unordered``
@@ -24,6 +34,10 @@ How (each unique blob is read once)
   needle begins in; only those (plus objects whose first bytes may start a zip
   archive or UTF-16 text, which no needle can see) are scanned, the other objects of
   the window are not looked at again. Objects larger than a window are read alone.
+  Trees come after everything else, in windows of their own that skip that
+  binary test (a tree is binary; a name in it is plain text the needles see):
+  on sqlalchemy 150k trees, 90 MB, cost +8% CPU (14.2 -> 15.3 s); when every
+  tree was parsed (``include_unreachable`` before) they cost ~5 s.
 
   Only when something hits does a ``git log -c --raw`` pass attribute the hit
   blobs: for each (blob, path) the earliest commit that introduced it (merge
