@@ -177,6 +177,19 @@ def test_a_pushed_commit_whose_author_holds_a_key_is_refused(tmp_path):
     _no_key(key, out)
 
 
+def test_a_pushed_path_whose_name_holds_a_key_is_refused(tmp_path):
+    from test_pre_receive import Server, _client
+
+    server = Server(tmp_path)
+    client = _client(tmp_path, server)
+    key = platform_key()
+    client.write(f"exports/{key}.csv", "a,b\n")
+    client.commit("export")
+    code, out = client.push("main", url=server.url)
+    assert code != 0 and "exports/" in out and ".csv" in out
+    _no_key(key, out)
+
+
 # -- tag messages in range scans -------------------------------------------------------------
 
 def test_tag_messages_in_ranges_since_and_pre_push(repo, keyguard):
@@ -242,6 +255,9 @@ def test_keys_in_file_and_folder_names_in_history_and_ranges(repo, keyguard):
         assert any(p.endswith("/settings.txt") and "…" in p for p in paths), paths
         _no_key(k_file, r.stdout, r.stderr)
         _no_key(k_dir, r.stdout, r.stderr)
+    r = keyguard("scan", "--pre-push", "-f", "json", cwd=repo.path,
+                 env={"PRE_COMMIT_FROM_REF": base, "PRE_COMMIT_TO_REF": "HEAD"})
+    assert r.returncode == 1 and len(json.loads(r.stdout)["findings"]) == 2
     r = keyguard("scan", "--history", "--no-progress", cwd=repo.path)
     assert r.returncode == 1 and b"settings.txt" in r.stdout
     _no_key(k_file, r.stdout, r.stderr)

@@ -199,14 +199,15 @@ class HistorySource(Source):
                     f"reads theirs too)")
         if ranged:
             log = gcommits.Log(self._range_revs(), None).run(self.root)
-            refs = grefs.list_refs(self.root) if log.commits or self.revs else []
+            # no existing ref points at or annotates a commit no ref reaches (pre-receive): no ref lookups
+            refs = grefs.list_refs(self.root) if log.commits and not self.exclude_all_refs else []
             # annotated tags: pushed ones (revs, a tag as a range's end) and those on the range's commits
             ends = self.revs if self.revs is not None else self._range_ends()
             self.named_tags = gobjects.annotated_tags(self.root, [*ends, *grefs.tags_on(self.root, log.commits, refs)])
             self.stats["tags"] = len(self.named_tags)
             # notes attached to the range's commits
             self._notes = {blob: [n for n in on if n[0] in log.commits]
-                           for blob, on in grefs.notes(self.root, refs).items()}
+                           for blob, on in (grefs.notes(self.root, refs).items() if refs else ())}
             self._notes = {blob: on for blob, on in self._notes.items() if on}
             self.stats["notes"] = len(self._notes)
             entries = gobjects.sizes(self.root, log.range_objects() + self.named_tags + list(self._notes))

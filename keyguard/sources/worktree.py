@@ -3,8 +3,9 @@
 Without paths: the repository's tracked and untracked-but-not-ignored files
 (``git ls-files --cached --others --exclude-standard``), skipping tracked files
 deleted from disk, and the same of each checked-out submodule (its files
-reported under its path: ``libs/vendor/config.py``; nested ones too). With paths inside a repository, folders are listed through
-git (so ``.gitignore`` holds) and files named explicitly are always scanned;
+reported under its path: ``libs/vendor/config.py``; nested ones too). With
+paths inside a repository, folders are listed through git (so ``.gitignore``
+holds) and files named explicitly are always scanned;
 outside a repository the file system is walked (``.git`` folders skipped).
 Symbolic links are never followed, so nothing outside the tree is read.
 A key in a file or folder name is reported on the path, redacted
