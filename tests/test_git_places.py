@@ -294,6 +294,16 @@ def test_audit_reads_reflog_only_commits_and_dangling_blobs_by_default(repo, key
     assert kinds == [("<unreachable>", "unreachable"), ("deploy.env", "reflog")]
     r = keyguard(*args, "--no-include-unreachable", cwd=repo.path)
     assert r.returncode == 0 and json.loads((out / "a.json").read_text())["findings"] == []
+    # with the cache: the attribution memo is replayed only while the reflogs and the store stay the same
+    cached = [a for a in args if a != "--no-cache"]
+    for _ in range(2):
+        r = keyguard(*cached, cwd=repo.path)
+        found = json.loads((out / "a.json").read_text())["findings"]
+        assert sorted(f["provenance"]["kind"] for f in found) == ["reflog", "unreachable"], r.stderr
+    repo.git("reflog", "expire", "--expire=now", "--all")  # no ref moves: the amended commit loses its reflog
+    r = keyguard(*cached, cwd=repo.path)
+    found = json.loads((out / "a.json").read_text())["findings"]
+    assert sorted(f["provenance"]["kind"] for f in found) == ["unreachable", "unreachable"], r.stderr
     for k in (k_amended, k_blob):
         _no_key(k, r.stdout, r.stderr, (out / "a.json").read_text(), (out / "a.md").read_text())
 

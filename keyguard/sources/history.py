@@ -113,7 +113,7 @@ class HistorySource(Source):
     ``clean_after`` the ids read that held no hit (full scans only). ``memo``:
     an attribution memo (the audit's ``keyguard.audit.attribution.Memo``, or
     any object with its ``recall(found, state)`` and ``keep(found, state,
-    entries, warnings)``); full scans without ``include_unreachable`` replay
+    entries, warnings)``); full scans replay
     the attribution it recalls instead of walking the history, and hand it
     the result of a walk (``_attribution_state`` says what the walk depends on).
 
@@ -165,6 +165,8 @@ class HistorySource(Source):
         self.skip = skip
         self.worktree = worktree
         self.memo = memo
+        self._store_commits = ""
+        """Every commit id of the store, sorted (full scans with unreachable objects and a memo)."""
         self.covers_submodules = False
         """Set by ``keyguard.sources.submodules.WithSubmodules``: else a warning names the submodule
         repositories this scan did not read."""
@@ -224,7 +226,7 @@ class HistorySource(Source):
         if ranged:
             self._range_names = self._names_in_range(log, detector)
         if found or self._range_names:
-            memo = self.memo if not ranged and not self.include_unreachable else None
+            memo = self.memo if not ranged else None
             if memo is None:
                 yield from self._walk_and_attribute(found, log, detector, ranged)
             else:
@@ -261,8 +263,20 @@ class HistorySource(Source):
         yield from out
 
     def _attribution_state(self) -> bytes:
-        """What a full scan's attribution depends on besides the hits: refs, HEAD, stash entries, options."""
-        return grefs.state(self.root) + repr(("only_new", self.only_new)).encode()
+        """What a full scan's attribution depends on besides the hits: refs, HEAD, stash entries, options;
+        with unreachable objects also every reflog's commits, the commits in the store (with the refs,
+        they decide which commits are unreachable) and the index's staged blobs."""
+        state = grefs.state(self.root) + repr(("only_new", self.only_new, self.include_unreachable)).encode()
+        if not self.include_unreachable:
+            return state
+        import hashlib
+
+        staged = {}
+        if not grepo.is_bare(self.root):
+            staged = gobjects.staged_blobs(self.root, grepo.resolve_commit(self.root, "HEAD") is not None)
+        parts = [" ".join(sorted(gobjects.reflog_commits(self.root))), self._store_commits,
+                 repr(sorted(staged.items()))]
+        return state + b"\0" + hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).digest()
 
     def _worktree(self, detector: "Detector") -> Iterator[LocatedHit]:
         from keyguard.sources.worktree import WorktreeSource
@@ -286,6 +300,8 @@ class HistorySource(Source):
         # (a tree is binary, a name is plain text) and blobs keep their pack order
         listed = gobjects.list_objects(self.root, ("blob", "commit", "tag", "tree"))
         entries = [e for e in listed if e[1] != "tree"] + [e for e in listed if e[1] == "tree"]
+        if self.include_unreachable and self.memo is not None:  # what the attribution memo is keyed by
+            self._store_commits = " ".join(sorted(e[0] for e in listed if e[1] == "commit"))
         del listed
         if not self.skip:
             return entries
