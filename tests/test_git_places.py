@@ -250,6 +250,7 @@ def test_keys_in_file_and_folder_names_in_history_and_ranges(repo, keyguard):
         r, doc = _json(keyguard, repo.path, *args)
         found = sorted((f["provenance"]["kind"], f["provenance"]["commit"], f["line"]) for f in doc["findings"])
         assert found == [("tree", added, 1)] * 2, args
+        assert [f["provenance"]["present_at_head"] for f in doc["findings"]] == [True, True], args
         paths = {f["path"] for f in doc["findings"]}
         assert any(p.startswith("backup/") and p.endswith(".json") and "…" in p for p in paths), paths
         assert any(p.endswith("/settings.txt") and "…" in p for p in paths), paths
@@ -266,7 +267,8 @@ def test_keys_in_file_and_folder_names_in_history_and_ranges(repo, keyguard):
     repo.git("mv", f"backup/{k_file}.json", "backup/plain.json")
     repo.commit("rename")
     r, doc = _json(keyguard, repo.path, "--history")
-    assert len(doc["findings"]) == 2
+    assert sorted((f["path"].endswith(".json"), f["provenance"]["present_at_head"]) for f in doc["findings"]) == \
+        [(False, True), (True, False)]  # the renamed file's name is gone from HEAD, the folder's is not
     r, doc = _json(keyguard, repo.path, "--history", "--since", added)
     assert doc["findings"] == []
 

@@ -460,12 +460,17 @@ class HistorySource(Source):
                 for t, (target, name, tagger, date) in tags.items()}
         commits = {p[3] for p in pending if p[3] and p[2] != "tag-message"}
         if self.exclude_all_refs:  # no existing ref reaches these commits; HEAD is not asked about
-            refs, at_head = {}, None
+            refs, at_head, names_at_head = {}, None, None
         else:
             refs = self._refs_containing(commits, log, walk)
             at_head = self._secrets_at_head(found, {p[0].secret for p in pending}, ranged)
+            names_at_head = self._names_at_head({p[0].secret for p in pending if p[2] == "tree"})
         for hit, path, kind, commit, blob in pending:
             present = (hit.secret in at_head) if at_head is not None else None
+            if kind == "tree":  # a name: whether a path at HEAD still holds it
+                present = (hit.secret in names_at_head) if names_at_head is not None else None
+            elif kind in ("commit-identity", "note"):  # not a file: "still at HEAD" does not apply
+                present = None
             if kind == "tag-message" or (kind == "unreachable" and blob in tags):
                 target, name, tagger, date = tags[blob]
                 prov = Provenance(commit=target, author=tagger, date=date, kind=kind, blob=blob,
@@ -490,6 +495,13 @@ class HistorySource(Source):
             if commit in stash and stash[commit] not in result[commit]:
                 result[commit].append(stash[commit])
         return {c: tuple(v) for c, v in result.items()}
+
+    def _names_at_head(self, secrets: set[str]) -> set[str] | None:
+        """The secrets among ``secrets`` that a path at HEAD still holds (None without HEAD or secrets)."""
+        if not secrets or grepo.resolve_commit(self.root, "HEAD") is None:
+            return None
+        out = git_output(["ls-tree", "-r", "-z", "--name-only", "--full-tree", "HEAD"], self.root)
+        return {s for s in secrets if s.encode("utf-8", "surrogateescape") in out}
 
     def _secrets_at_head(self, found, secrets: set[str], ranged: bool) -> set[str] | None:
         """The secrets among ``secrets`` that a file at HEAD still holds (None without HEAD)."""
