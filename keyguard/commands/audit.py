@@ -303,6 +303,9 @@ def _write_outputs(report, args) -> None:
               f"({report.stats.get('blobs', 0)} blobs scanned), "
               f"{report.stats.get('cached', 0)} known clean from the cache", file=sys.stderr)
         print(f"keyguard audit: wrote {', '.join(written)}", file=sys.stderr)
+    if report.stats.get("shallow") and not args.quiet:  # the reports carry it; stderr says it once
+        from keyguard.git.repo import SHALLOW_WARNING
+        print(f"keyguard: warning: {SHALLOW_WARNING}", file=sys.stderr)
     from keyguard.redact import scrub_all
     for step, why in report.incomplete:
         print(f"keyguard: audit incomplete: {step} not done: {scrub_all(why)}", file=sys.stderr)
