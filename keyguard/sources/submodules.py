@@ -50,4 +50,6 @@ class WithSubmodules(Source):
             self.warnings.extend(f"submodule {name}: {w}" for w in sub.warnings)
             for k in ("objects", "blobs", "commits", "trees", "bytes"):
                 self.stats[k] = self.stats.get(k, 0) + sub.stats.get(k, 0)
+            if sub.stats.get("shallow"):  # a shallow submodule: the run saw part of history too
+                self.stats["shallow"] = 1
 
