@@ -152,7 +152,8 @@ class Provenance:
     date: str = ""
     """Author date, ISO 8601."""
     kind: str = "blob"
-    """``blob``, ``commit-message``, ``tag-message`` or ``unreachable``."""
+    """``blob``, ``commit-message``, ``commit-identity`` (author/committer name or e-mail),
+    ``tag-message``, ``tree`` (a file or folder name), ``note``, ``reflog`` or ``unreachable``."""
     blob: str = ""
     """The blob id holding the text (empty for messages)."""
     refs: tuple[str, ...] = ()

@@ -231,15 +231,18 @@ def test_local_audit_prints_findings_and_its_reports_stay_out_of_later_scans(key
     assert "copy.md" in {f["path"] for f in json.loads(r.stdout)["findings"]}
 
 
-def test_a_re_run_locates_known_findings_again_and_follows_changed_refs(keyguard, repo: Repo, tmp_path: Path):
-    """Re-runs replay the attribution while nothing changed, and redo it when refs or HEAD move."""
+@pytest.mark.parametrize("reach", [["--no-include-unreachable"], []], ids=["memo", "unreachable-default"])
+def test_a_re_run_locates_known_findings_again_and_follows_changed_refs(keyguard, repo: Repo, tmp_path: Path,
+                                                                        reach):
+    """Re-runs replay the attribution while nothing changed (the memo: refs only), and redo it when
+    refs or HEAD move; with unreachable objects included (the default) every run walks, same answers."""
     env = {"HOME": str(tmp_path)}
     key = platform_key("flux_prod_")
     repo.write("app/settings.py", f"KEY = '{key}'\n")
     first = repo.commit("settings")
 
     def provenance() -> dict:
-        code, _, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene")
+        code, _, err = audit(keyguard, repo, env, "--no-verify", "--no-hygiene", *reach)
         assert code == 1, err
         _, report, _ = outputs(repo)
         [finding] = report["findings"]

@@ -46,7 +46,7 @@ def test_bar_counts_objects_as_the_summary_does_and_labels_its_estimate(repo: Re
     summary = re.search(r"no FluxLoop keys found \((\d+) objects", plain)
     assert summary, plain
     assert int(drawn[-1][1]) == int(summary.group(1))  # the same unit, the same total
-    assert int(summary.group(1)) == 12  # 6 blobs and 6 commits (their messages); trees are not read
+    assert int(summary.group(1)) == 18  # 6 blobs, 6 commits (messages), 6 trees (file and folder names)
 
 
 def test_ctrl_c_ends_the_bars_line_and_shows_the_cursor_again(repo: Repo):

@@ -21,6 +21,9 @@ not be done (verification, or hygiene with a rejected credential or no
 ``manage_keys``), and every report says which and why; 1 findings at
 ``--fail-on``, or hygiene findings at ``--fail-on-hygiene`` (default: hygiene
 is reported, never failing); 5 a key was revoked and then writing failed.
+In a shallow clone every report warns that only part of history was read;
+``--fail-on-shallow`` makes that exit 4 (the full history was asked for and
+could not be read).
 """
 
 from __future__ import annotations
@@ -44,8 +47,12 @@ def register(p: argparse.ArgumentParser) -> None:
     cache = p.add_argument_group("cache")
     cache.add_argument("--cache", metavar="DIR", help="cache folder (default: .git/keyguard/)")
     cache.add_argument("--no-cache", action="store_true", help="scan everything, do not read or write the cache")
-    p.add_argument("--include-unreachable", action="store_true",
-                   help="also every reflog and unreachable object (what `keyguard incident` searches)")
+    reach = p.add_mutually_exclusive_group()
+    reach.add_argument("--include-unreachable", dest="include_unreachable", action="store_true", default=True,
+                       help="also every reflog, unreachable commit and blob and the index (what "
+                            "`keyguard incident` searches, the work tree aside; the default)")
+    reach.add_argument("--no-include-unreachable", dest="include_unreachable", action="store_false",
+                       help="only what refs reach (faster re-runs: see docs/audit.md)")
     pol = p.add_argument_group("policy")
     pol.add_argument("--fail-on", metavar="SEVERITY", type=severity_arg,
                      help="lowest severity of a repository finding that fails the audit "
@@ -53,6 +60,9 @@ def register(p: argparse.ArgumentParser) -> None:
     pol.add_argument("--fail-on-hygiene", metavar="SEVERITY", type=hygiene_severity_arg, default=None,
                      help="lowest severity of a hygiene (tenant) finding that fails the audit, or none "
                           "(default: none: hygiene findings are reported, they do not fail the audit)")
+    pol.add_argument("--fail-on-shallow", action="store_true",
+                     help="a shallow clone (git clone --depth) makes the audit incomplete: exit 4 "
+                          "(default: a warning in every report)")
     pol.add_argument("--rules", action="append", default=[], metavar="PATH", help="extra rule file or folder")
     pol.add_argument("--config", metavar="FILE", help="config file")
     pol.add_argument("--no-repo-config", action="store_true",
@@ -105,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
 
     report, finish_cache = _scan(args, root, config, baseline, cache_dir)
     report.command = command_line("audit")
+    if report.stats.get("shallow") and getattr(args, "fail_on_shallow", False):
+        report.incomplete.append(("full history", "a shallow clone holds only part of history "
+                                                  "(--fail-on-shallow; git fetch --unshallow)"))
     ledger = _ledger(root)
     partly = _verify(args, report, ledger) if report.findings and not args.no_verify else ""
     if not args.no_hygiene:
@@ -148,8 +161,9 @@ def _scan(args, root, config, baseline, cache_dir):
     if cache is not None:
         from keyguard.audit.attribution import Memo
         memo = Memo(cache_dir, digests.values())
+    # the work tree is not the audit's (it is `keyguard scan`'s; in CI it is HEAD again)
     source = HistorySource(root, skip=skip, progress=progress, memo=memo,
-                           include_unreachable=args.include_unreachable)
+                           include_unreachable=args.include_unreachable, worktree=False)
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
     report = collect(source, Detector(rules), policy, kind="audit")
     state_policy(report, args, config, root, baseline, check_excludes=True)
@@ -289,6 +303,9 @@ def _write_outputs(report, args) -> None:
               f"({report.stats.get('blobs', 0)} blobs scanned), "
               f"{report.stats.get('cached', 0)} known clean from the cache", file=sys.stderr)
         print(f"keyguard audit: wrote {', '.join(written)}", file=sys.stderr)
+    if report.stats.get("shallow") and not args.quiet:  # the reports carry it; stderr says it once
+        from keyguard.git.repo import SHALLOW_WARNING
+        print(f"keyguard: warning: {SHALLOW_WARNING}", file=sys.stderr)
     from keyguard.redact import scrub_all
     for step, why in report.incomplete:
         print(f"keyguard: audit incomplete: {step} not done: {scrub_all(why)}", file=sys.stderr)

@@ -206,8 +206,12 @@ def make_source(args, cwd: Path):
         if not (args.quiet or args.no_progress) and sys.stderr.isatty():
             from keyguard.progress import ProgressBar
             progress = ProgressBar("scanning history")
-        return HistorySource(root, rev_range=rev_range, since=args.since, progress=progress,
-                             include_unreachable=getattr(args, "include_unreachable", False)), root
+        history = HistorySource(root, rev_range=rev_range, since=args.since, progress=progress,
+                                include_unreachable=getattr(args, "include_unreachable", False))
+        if rev_range is None and args.since is None:  # the full history: each submodule's too
+            from keyguard.sources.submodules import WithSubmodules
+            return WithSubmodules(history), root
+        return history, root
     from keyguard.sources.worktree import WorktreeSource
     root = grepo.find_root(cwd)
     paths = [Path(p) for p in args.paths]

@@ -159,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
                   confirm=_confirm(from_stdin))
     sys.stdout.write(clean_lines(scrub(report.to_text(inc, verbose=args.verbose), [secret])))
     sys.stdout.flush()
+    if inc.location.stat("shallow"):  # the count covers part of history: said on stderr too
+        from keyguard.git.repo import SHALLOW_WARNING
+        print(f"keyguard: warning: {SHALLOW_WARNING}", file=sys.stderr)
     return inc.exit_code
 
 

@@ -1,7 +1,9 @@
 """Commit and tag objects: header parsing, and the one ``git log --raw`` walk of history.
 
 ``parse_commit`` / ``parse_tag`` read raw objects (as ``cat-file`` gives them);
-``message_start`` says where an object's message begins. ``Log`` is one
+``message_start`` says where an object's message begins; ``searched_text`` is
+what a scan reads of one (message, trailers, author/committer/tagger names and
+e-mails) and ``header_of_line`` which identity header a hit line fell in. ``Log`` is one
 ``git log -c --raw -z`` pass: commits, their parents, and for each blob the
 earliest commit that brought it to each path (merge resolutions included, via
 the combined diff).
@@ -62,6 +64,44 @@ def message(kind: str, raw: bytes) -> bytes:
     return body
 
 
+IDENTITY_HEADERS = {"commit": (b"author", b"committer"), "tag": (b"tagger",)}
+"""The headers naming people (name and e-mail) that are searched with the message."""
+
+
+def searched_text(kind: str, raw: bytes) -> bytes:
+    """What is searched in a commit or tag object: its message (trailers such as
+    ``Signed-off-by:`` are its last lines), then one line per identity header
+    (``author``/``committer``, ``tagger``: the ``Name <email>`` part)."""
+    body = message(kind, raw)
+    idents = identity_lines(kind, raw)
+    if not idents:
+        return body
+    if body and not body.endswith(b"\n"):
+        body += b"\n"
+    return body + b"\n".join(v for _, v in idents) + b"\n"
+
+
+def identity_lines(kind: str, raw: bytes) -> list[tuple[str, bytes]]:
+    """``(header, "Name <email>")`` of the identity headers of a commit or tag object, in order."""
+    h = headers(raw)
+    out = []
+    for name in IDENTITY_HEADERS.get(kind, ()):
+        value = h.get(name)
+        if value is not None:
+            out.append((name.decode(), value.rpartition(b">")[0] + b">" if b">" in value else value))
+    return out
+
+
+def header_of_line(kind: str, raw: bytes, line: int) -> str | None:
+    """The identity header (``author``, ``committer``, ``tagger``) line ``line`` of
+    ``searched_text`` falls in, or None when it is in the message."""
+    body = message(kind, raw)
+    n = body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
+    idents = identity_lines(kind, raw)
+    k = line - n - 1
+    return idents[k][0] if 0 <= k < len(idents) else None
+
+
 def parse_commit(raw: bytes) -> tuple[str, str]:
     """Author ``Name <email>`` and ISO author date of a raw commit object."""
     author = headers(raw).get(b"author")
@@ -93,9 +133,13 @@ class Log:
     blob ids to attribute (None: every introduced blob, as range scans need).
     """
 
-    def __init__(self, revs: list[str], targets: set[str] | None):
+    def __init__(self, revs: list[str], targets: set[str] | None, names: set[str] | None = None):
         self.revs = revs
         self.targets = targets
+        self.names = [n.encode() for n in names or ()]
+        """Values to look for in paths: each path holding one is recorded in ``named``."""
+        self.named: dict[str, Intro] = {}
+        """Path -> the earliest commit that added a file at that path (paths holding one of ``names``)."""
         self.commits: set[str] = set()
         self.parents: dict[str, tuple[str, ...]] = {}
         self.intros: dict[str, dict[str, Intro]] = {}
@@ -137,6 +181,11 @@ class Log:
             modes = meta[:colons + 1]
             oids = meta[colons + 1:2 * colons + 2]
             new = oids[-1].decode()
+            if self.names and any(n in path for n in self.names) and not is_null_id(new):
+                spath = decode_path(path)
+                prev = self.named.get(spath)
+                if prev is None or ctime < prev.time:
+                    self.named[spath] = Intro(ctime, commit, (new,))
             if targets is not None and new not in targets:
                 if colons == 1 and targets:  # a target replaced or deleted (merges: not a removal)
                     old = oids[0].decode()
@@ -156,6 +205,17 @@ class Log:
     def range_objects(self) -> list[str]:
         """Every commit and introduced blob of the walk (range scans)."""
         return [*self.commits, *self.intros]
+
+    def range_paths(self) -> dict[str, tuple[Intro, str]]:
+        """Every path a file was added or changed at in the walk: ``path -> (earliest intro, blob)``
+        (range scans look for keys in file and folder names through these)."""
+        out: dict[str, tuple[Intro, str]] = {}
+        for blob_id, per_path in self.intros.items():
+            for path, intro in per_path.items():
+                prev = out.get(path)
+                if prev is None or intro.time < prev[0].time:
+                    out[path] = (intro, blob_id)
+        return out
 
 
 def tree_entries(raw: bytes, id_len: int) -> list[tuple[bytes, bytes, bytes]]:

@@ -256,8 +256,12 @@ def reflog_commits(cwd: str | Path) -> list[str]:
 
 
 def unreachable(cwd: str | Path) -> dict[str, list[str]]:
-    """Objects no ref reaches (reflogs not counted as reaching), by type (``git fsck --unreachable``)."""
-    out = output(["fsck", "--unreachable", "--no-reflogs", "--no-progress"], cwd, ok=(0, 1, 2))
+    """Objects no ref reaches (reflogs not counted as reaching), by type (``git fsck --unreachable``).
+
+    ``--connectivity-only``: the same list without inflating every blob to check it (sqlalchemy:
+    1.8 s instead of 25 s); a store git cannot read is caught by ``list_objects``."""
+    out = output(["fsck", "--connectivity-only", "--unreachable", "--no-reflogs", "--no-progress"], cwd,
+                 ok=(0, 1, 2))
     found: dict[str, list[str]] = {}
     for line in out.decode("utf-8", "replace").splitlines():
         parts = line.split()

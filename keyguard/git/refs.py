@@ -69,6 +69,31 @@ def tag_objects(cwd: str | Path) -> dict[str, list[str]]:
     return found
 
 
+def tags_on(cwd: str | Path, commits: set[str], refs: list[tuple[str, str, str, str]] | None = None) -> list[str]:
+    """The annotated tag objects of ``refs/tags/`` whose (peeled) target is one of ``commits``."""
+    refs = list_refs(cwd) if refs is None else refs
+    return sorted({oid for name, oid, kind, peeled in refs
+                   if kind == "tag" and name.startswith("refs/tags/") and peeled in commits})
+
+
+def notes(cwd: str | Path, refs: list[tuple[str, str, str, str]] | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Note blob id -> ``(annotated object id, notes ref name)`` for every note of every
+    ``refs/notes/*`` ref (``git notes``: one ``ls-tree`` per notes ref; none without notes)."""
+    refs = list_refs(cwd) if refs is None else refs
+    found: dict[str, list[tuple[str, str]]] = {}
+    for name, oid, kind, _ in refs:
+        if not name.startswith("refs/notes/") or kind != "commit":
+            continue
+        out = output(["ls-tree", "-r", "-z", "--full-tree", oid], cwd)
+        for rec in out.split(b"\0"):
+            meta, _, path = rec.partition(b"\t")
+            parts = meta.split(b" ")
+            if len(parts) == 3 and parts[1] == b"blob":
+                target = path.replace(b"/", b"").decode("ascii", "replace")
+                found.setdefault(parts[2].decode("ascii"), []).append((target, label(name)))
+    return found
+
+
 def containing(cwd: str | Path, commits: Iterable[str], *, exclude: Iterable[str] = (STASH,),
                limit: int | None = None) -> dict[str, tuple[str, ...]]:
     """For each of ``commits``: the printed names of the refs whose history contains it.

@@ -1,4 +1,5 @@
-"""Repository facts: the work-tree root, the git directory, bare or not, revisions, identity."""
+"""Repository facts: the work-tree root, the git directory, bare or shallow or not, revisions, identity,
+submodule repositories."""
 
 from __future__ import annotations
 
@@ -57,6 +58,39 @@ def is_bare(cwd: str | Path) -> bool:
     """Whether ``cwd`` is in a bare repository (no work tree)."""
     proc = run(["rev-parse", "--is-bare-repository"], cwd, check=False)
     return proc.returncode == 0 and proc.stdout.strip() == b"true"
+
+
+def is_shallow(cwd: str | Path) -> bool:
+    """Whether the repository is a shallow clone (``git clone --depth``): it holds only part of history."""
+    proc = run(["rev-parse", "--is-shallow-repository"], cwd, check=False)
+    return proc.returncode == 0 and proc.stdout.strip() == b"true"
+
+
+SHALLOW_WARNING = ("shallow clone: this repository holds only part of its history (git clone --depth); "
+                   "commits before the shallow boundary were not scanned (git fetch --unshallow to scan all)")
+"""The one sentence every history scan, audit and incident of a shallow clone carries."""
+
+
+def submodule_repos(cwd: str | Path) -> list[tuple[str, Path]]:
+    """``(name, git directory)`` of each submodule repository under the common ``.git/modules/``
+    (nested submodules as ``outer/inner``), sorted; none in a repository without submodules."""
+    top = common_dir(cwd) / "modules"
+    found: list[tuple[str, Path]] = []
+
+    def walk(folder: Path, prefix: str, depth: int) -> None:
+        if depth > 20 or not folder.is_dir() or folder.is_symlink():
+            return
+        for child in sorted(folder.iterdir()):
+            if child.is_symlink() or not child.is_dir():
+                continue
+            name = f"{prefix}{child.name}"
+            if (child / "HEAD").is_file() and (child / "objects").is_dir():
+                found.append((name, child))
+                walk(child / "modules", name + "/", depth + 1)  # its own submodules
+            else:
+                walk(child, name + "/", depth + 1)  # a module name with a slash (libs/foo)
+    walk(top, "", 0)
+    return found
 
 
 def git_dir(cwd: str | Path) -> Path:

@@ -22,8 +22,10 @@ KINDS = (
     "reflog",          # a file in a commit reachable only from a reflog (reset, amend, rebase)
     "unreachable",     # a file in a commit no ref or reflog reaches (dropped stash, expired reflog)
     "loose-blob",      # a blob in the store that no commit holds (staged once, never committed)
-    "commit-message",  # the message of a commit
+    "commit-message",  # the message of a commit (its trailers included)
+    "commit-identity",  # the author's or committer's name or e-mail of a commit
     "tag-message",     # the message of an annotated tag
+    "note",            # a git note (refs/notes/*) on a commit
     "tree",            # a file *name* in a tree
 )
 
@@ -36,7 +38,9 @@ KIND_TITLES = {
     "unreachable": "unreachable commit",
     "loose-blob": "unreachable blob",
     "commit-message": "commit message",
+    "commit-identity": "commit author/committer",
     "tag-message": "tag message",
+    "note": "git note",
     "tree": "file name",
 }
 """Human titles of the kinds."""
@@ -86,6 +90,11 @@ class Location:
     def stat(self, name: str) -> int:
         """One counter (0 when absent)."""
         return dict(self.stats).get(name, 0)
+
+    @property
+    def where_searched(self) -> str:
+        """What the place count covers: "" for the whole history, or the shallow clone's part of it."""
+        return " in the part of history this shallow clone holds" if self.stat("shallow") else ""
 
 
 @dataclass(frozen=True)

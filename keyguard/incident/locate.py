@@ -56,7 +56,8 @@ def locate(root: Path, secret: str, *, worktree: bool = True, encoded: bool = Tr
     stats = {"objects": source.stats.get("objects", 0), "object_bytes": source.stats.get("bytes", 0),
              "commits_touching": len({o.commit for o in occ if o.commit}),
              "worktree_files": source.stats.get("worktree_files", 0),
-             "worktree_bytes": source.stats.get("worktree_bytes", 0)}
+             "worktree_bytes": source.stats.get("worktree_bytes", 0),
+             "shallow": source.stats.get("shallow", 0)}
     order = {k: i for i, k in enumerate(KINDS)}
     occ.sort(key=lambda o: (order.get(o.kind, 99), o.date, o.path, o.commit))
     return Location(tuple(occ), tuple(encodings), tuple(sorted(stats.items())), tuple(source.warnings))
@@ -77,14 +78,14 @@ def _occurrence(group: list[LocatedHit], enc: str, secret: str, stash: dict[str,
             kind = "commit"
     elif kind == "unreachable" and not p.commit:
         kind = "loose-blob"
-    elif kind == "commit-message" and not refs:
+    elif kind in ("commit-message", "commit-identity") and not refs:
         note = "no branch or tag contains this commit"
     elif kind == "tag-message" and not refs:
         note = "no tag ref points to this tag object (deleted tag?)"
     elif kind == "tree":
         note = "a file or folder name holds the value: " + _tree_names(root, p.blob, secret)
     note = note or _NOTES.get(kind, "")
-    object_id = p.commit if kind == "commit-message" else p.blob
+    object_id = p.commit if kind in ("commit-message", "commit-identity") else p.blob
     return Occurrence(kind, path=lh.path, line=lh.hit.line, count=count, encoding=enc, commit=p.commit,
                       object_id=object_id, author=shown_name(p.author), date=p.date,
                       refs=tuple(shown_name(r) for r in refs),

@@ -26,7 +26,8 @@ LOCAL_ONLY_KINDS = ("stash", "reflog", "unreachable", "loose-blob")
 
 def needs_rewrite(o: Occurrence) -> bool:
     """Whether a history rewrite (and force-push) is needed for this place: a ref reaches it."""
-    return o.kind in ("commit", "tree") or (o.kind in ("stash", "commit-message", "tag-message") and bool(o.refs))
+    return o.kind in ("commit", "tree") or (o.kind in ("stash", "commit-message", "commit-identity", "tag-message", "note")
+                                                    and bool(o.refs))
 
 
 def fmt_epoch(ts: int | None, never: str = "never") -> str:
@@ -218,7 +219,7 @@ def to_markdown(inc: Incident) -> str:
     out += _with_blank(charts.incident_timeline(tl, inc.location.occurrences, u))
 
     occ = inc.location.occurrences
-    out += [f"## Where it is ({len(occ)} place{'s' if len(occ) != 1 else ''})", ""]
+    out += [f"## Where it is ({len(occ)} place{'s' if len(occ) != 1 else ''}{inc.location.where_searched})", ""]
     if occ:
         out += ["| kind | commit / object | path | line | author | date | branches and tags | notes |",
                 "|---|---|---|---|---|---|---|---|"]
@@ -300,7 +301,7 @@ def to_text(inc: Incident, verbose: bool = False) -> str:
     tl = inc.timeline
     lines = [f"keyguard incident: {inc.redacted} ({inc.fingerprint})", f"  {status_line(inc)}"]
     occ = inc.location.occurrences
-    lines.append(f"  found in {len(occ)} place{'s' if len(occ) != 1 else ''}:")
+    lines.append(f"  found in {len(occ)} place{'s' if len(occ) != 1 else ''}{inc.location.where_searched}:")
     for o in occ[:50]:
         where = ", ".join(x for x in (_where(o), o.path, f"line {o.line}" if o.line else "") if x)
         refs = f" [{', '.join(o.refs)}]" if o.refs else ""

@@ -233,7 +233,9 @@ def _run(report: ScanReport, category: str, rules: list[dict[str, Any]],
         "properties": {"kind": report.kind, "allowed": report.allowed,
                        "baselined": report.baselined, "suppressed": len(report.suppressed),
                        "staleBaseline": report.stale_baseline, "droppedResults": dropped,
-                       "stats": dict(sorted(report.stats.items())), "policy": dict(report.policy)},
+                       "stats": dict(sorted(report.stats.items())), "policy": dict(report.policy),
+                       # a shallow clone holds part of history: the run saw only that part
+                       "shallowClone": bool(report.stats.get("shallow"))},
     }
     root = _root_uri(report.root)
     if root:

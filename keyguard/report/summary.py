@@ -118,6 +118,7 @@ def head_phrase(prov: Provenance) -> str:
 def provenance_phrase(prov: Provenance) -> str:
     """``commit 1a2b3c4d5e by A <a@x> on 2024-05-01, removed since`` (commit messages say so)."""
     where = {"commit-message": "in the message of commit", "tag-message": "in the tag message of",
+             "commit-identity": "in the author/committer of commit", "note": "in a git note on commit", "tree": "in a file or folder name, commit",
              "unreachable": "in unreachable commit"}.get(prov.kind, "commit")
     text = f"{where} {short_commit(prov.commit)}"
     if prov.author:

@@ -9,6 +9,9 @@ exactly those paths are scanned: the ones with staged changes for the lines
 the commit adds, the others whole (``pre-commit run --files/--all-files``
 with nothing staged must really scan what it names).
 
+A key in the name of a path the commit adds is found from the staged entries
+(``keyguard.sources.names``: one prefilter pass over the joined names, no git call).
+
 This is the hot path of every commit. The steps:
 
 1. ``git diff-index --cached --raw -z`` (``keyguard.git.diff.staged_raw``): the
@@ -27,9 +30,6 @@ A clean commit costs one git call, a key in a new file too, a key in a modified
 file two. Reading blobs rather than the whole patch: sqlalchemy's tree staged as
 a first commit (929 files, 25 MB) no longer makes git write and Python cut a 27 MB
 patch (the patch alone cost git as much as kingfisher's whole scan).
-
-New paths, for checks on the names themselves, are the ``entries`` with status
-``A`` that ``located_hits`` walks (one place).
 """
 
 from __future__ import annotations
@@ -109,6 +109,12 @@ class StagedSource(Source):
             yield from self._whole_files(detector, [p for p in rel if p not in staged], outside)
             if not only:
                 return
+        # a key in the name of a path the commit adds (in memory: no git call)
+        added = [e[4] for e in entries if e[0] == "A" and (only is None or e[4] in only)]
+        if added:
+            from keyguard.sources import names  # a commit that only changes files never imports it
+            for hit, _, shown in names.in_names(added, detector):
+                yield LocatedHit(hit, shown)
         found: list[tuple[str, list[Hit], bool]] = []  # (path, hits, all of its lines are added)
         modified: list[str] = []
         with _Blobs(self) as blobs:

@@ -2,10 +2,14 @@
 
 Without paths: the repository's tracked and untracked-but-not-ignored files
 (``git ls-files --cached --others --exclude-standard``), skipping tracked files
-deleted from disk. With paths inside a repository, folders are listed through
-git (so ``.gitignore`` holds) and files named explicitly are always scanned;
+deleted from disk, and the same of each checked-out submodule (its files
+reported under its path: ``libs/vendor/config.py``; nested ones too). With
+paths inside a repository, folders are listed through git (so ``.gitignore``
+holds) and files named explicitly are always scanned;
 outside a repository the file system is walked (``.git`` folders skipped).
 Symbolic links are never followed, so nothing outside the tree is read.
+A key in a file or folder name is reported on the path, redacted
+(``keyguard.sources.names``).
 A report keyguard wrote itself (``keyguard.sources.own_reports``) whose every
 hit is suppressed is dropped, so an audit's reports do not come back as noise.
 Files above ``chunk_threshold`` are read in pieces through
@@ -22,7 +26,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterator, Sequence
 
 from keyguard.git import run as grun
 from keyguard.sources.interface import LocatedHit, Source
-from keyguard.sources import blob
+from keyguard.sources import blob, names
 from keyguard.sources.blob import CHUNK, CHUNK_THRESHOLD, MAX_SIZE
 
 if TYPE_CHECKING:
@@ -52,10 +56,14 @@ class WorktreeSource(Source):
         self.stats = {"files": 0, "bytes": 0, "skipped": 0}
 
     def located_hits(self, detector: "Detector") -> Iterator[LocatedHit]:
-        """Hits in every selected file, with repository-relative paths."""
+        """Hits in every selected file, with repository-relative paths; then keys in their names."""
+        listed = []
         for display, full in self._files():
+            listed.append(display)
             for hit in self._scan_file(full, display, detector):
                 yield LocatedHit(hit, display)
+        for hit, _, shown in names.in_names(listed, detector):
+            yield LocatedHit(hit, shown)
 
     # -- which files -------------------------------------------------------
     def _files(self) -> Iterator[tuple[str, Path]]:
@@ -93,11 +101,19 @@ class WorktreeSource(Source):
         if in_git:
             yield from self._git_listed(in_git)
 
-    def _git_listed(self, rel_paths: list[str]) -> Iterator[tuple[str, Path]]:
+    def _git_listed(self, rel_paths: list[str], top: Path | None = None, prefix: str = "",
+                    depth: int = 0) -> Iterator[tuple[str, Path]]:
+        top = self.root if top is None else top
         out = grun.output(["--literal-pathspecs", "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard", "--full-name", "--", *rel_paths], self.root)
+                             "--exclude-standard", "--full-name", "--", *rel_paths], top)
+        submodules = (top / ".gitmodules").is_file() and depth < 8
         for path in grun.zsplit(out):
-            yield path, self.root / path
+            full = top / path
+            if submodules and (full / ".git").exists() and full.is_dir() and not full.is_symlink():
+                # a checked-out submodule (git lists it as one entry): its own files, under its path
+                yield from self._git_listed([], full, f"{prefix}{path}/", depth + 1)
+                continue
+            yield prefix + path, full
 
     def _walk(self, top: Path) -> Iterator[tuple[str, Path]]:
         for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
