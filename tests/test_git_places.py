@@ -370,6 +370,18 @@ def test_submodules_worktree_and_history(repo, keyguard, tmp_path):
     r, doc = _json(keyguard, repo.path, "--history", "--since", "HEAD~1")
     assert doc["findings"] == []
     assert any("1 submodule repository (vendor/lib) not scanned" in w for w in doc["warnings"])
+    # audit and incident read each submodule repository as the full history scan does
+    r = keyguard("audit", "--no-verify", "--no-hygiene", "--json", str(tmp_path / "a.json"), cwd=repo.path)
+    assert r.returncode == 1, r.stderr
+    audit = json.loads((tmp_path / "a.json").read_text())
+    assert {"vendor/lib/<commit-message>", "vendor/lib/config.py"} <= {f["path"] for f in audit["findings"]}
+    assert not any("submodule" in w for w in audit["warnings"])
+    r = keyguard("incident", "--offline", "--no-revoke", "--output-dir", str(tmp_path / "inc"), cwd=repo.path,
+                 input=(k_file + "\n").encode())
+    occ = json.loads((tmp_path / "inc" / "incident.json").read_text())["occurrences"]
+    assert "vendor/lib/config.py" in {o["path"] for o in occ}, occ
+    for k in (k_file, k_msg, k_disk):
+        _no_key(k, r.stdout, r.stderr, json.dumps(audit), json.dumps(occ))
 
 
 # -- incident: the same places -----------------------------------------------------------------

@@ -140,6 +140,7 @@ def _scan(args, root, config, baseline, cache_dir):
     from keyguard.commands.common import state_policy
     from keyguard.git import repo as grepo
     from keyguard.sources.history import HistorySource
+    from keyguard.sources.submodules import WithSubmodules
     from keyguard.detect.detector import Detector
     from keyguard.detect.rulepack import load_rules
     from keyguard.scan import ScanPolicy, collect
@@ -162,8 +163,8 @@ def _scan(args, root, config, baseline, cache_dir):
         from keyguard.audit.attribution import Memo
         memo = Memo(cache_dir, digests.values())
     # the work tree is not the audit's (it is `keyguard scan`'s; in CI it is HEAD again)
-    source = HistorySource(root, skip=skip, progress=progress, memo=memo,
-                           include_unreachable=args.include_unreachable, worktree=False)
+    source = WithSubmodules(HistorySource(root, skip=skip, progress=progress, memo=memo,
+                                          include_unreachable=args.include_unreachable, worktree=False))
     policy = ScanPolicy(exclude=config.exclude, allow=config.allow, baseline=baseline)
     report = collect(source, Detector(rules), policy, kind="audit")
     state_policy(report, args, config, root, baseline, check_excludes=True)

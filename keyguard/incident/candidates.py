@@ -30,9 +30,10 @@ def find_secret(root: Path, fp: str, *, rule_paths=(), stats: dict[str, int] | N
     from keyguard.detect.detector import Detector
     from keyguard.detect.rulepack import load_rules
     from keyguard.sources.history import HistorySource
+    from keyguard.sources.submodules import WithSubmodules
 
     fp = fp.strip().lower()
-    source = HistorySource(root, include_unreachable=True, only_new=False)
+    source = WithSubmodules(HistorySource(root, include_unreachable=True, only_new=False))
     found = None
     for lh in source.located_hits(Detector(load_rules(rule_paths))):
         if not lh.hit.partial and fingerprint(lh.hit.secret) == fp:  # a fragment names no key

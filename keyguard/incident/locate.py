@@ -27,6 +27,7 @@ from keyguard.incident.facts import KINDS, Location, Occurrence
 from keyguard.incident.needles import ExactDetector, needles_for
 from keyguard.redact import scrub, shown_name
 from keyguard.sources.history import HistorySource
+from keyguard.sources.submodules import WithSubmodules
 from keyguard.sources.interface import LocatedHit
 
 _NOTES = {
@@ -40,7 +41,7 @@ _NOTES = {
 def locate(root: Path, secret: str, *, worktree: bool = True, encoded: bool = True) -> Location:
     """Find ``secret`` everywhere in the repository at ``root`` (see the module doc)."""
     detector = ExactDetector(secret, needles_for([secret], encoded=encoded))
-    source = HistorySource(root, include_unreachable=True, only_new=False, worktree=worktree)
+    source = WithSubmodules(HistorySource(root, include_unreachable=True, only_new=False, worktree=worktree))
     found = list(source.located_hits(detector))
     stash = gobjects.stash_parts(root) if any(lh.provenance and lh.provenance.commit for lh in found) else {}
     removals = source.log.removals if source.log is not None else {}
