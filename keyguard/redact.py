@@ -118,13 +118,14 @@ def scrub_shapes(text: str, *, generic: bool = True) -> str:
     return text
 
 
-def shown_name(text: str) -> str:
+def shown_name(text: str, secrets=()) -> str:
     """A name taken from scanned content (commit author, tagger, ref name) as reports show it.
 
-    Prefixed and JWT key shapes are redacted: a key pasted into ``user.name`` or a
-    branch name must not reach a report through the provenance of another finding.
+    The ``secrets`` found in this scan and any prefixed or JWT key shape are redacted: a key
+    pasted into ``user.name`` or a branch name must not reach a report through the
+    provenance of another finding.
     """
-    return scrub_shapes(text, generic=False) if text else text
+    return scrub_shapes(scrub(text, secrets), generic=False) if text else text
 
 
 def shown_value(value: object, limit: int = 80) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 
 from keyguard.model import Finding, ScanReport, identity
-from keyguard.redact import fingerprint, redact, shown_name
+from keyguard.redact import fingerprint, redact
 
 TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def collect(source: "Source", detector, policy: ScanPolicy, kind: str | None = N
         if policy.baseline is not None and policy.baseline.contains(value):
             report.baselined += 1
             continue
-        prov = _shown_provenance(lh.provenance)
+        prov = lh.provenance
         key = (lh.path, hit.line, hit.column, fp, prov.commit if prov else "", hit.encoding)
         if key in seen:
             continue
@@ -137,17 +137,6 @@ def collect(source: "Source", detector, policy: ScanPolicy, kind: str | None = N
                                f"(exclude folders or file patterns, not '*')")
     report.stats.update(source.stats)
     return report
-
-
-def _shown_provenance(prov):
-    """``prov`` with its author and ref names as reports may show them (``redact.shown_name``)."""
-    if prov is None:
-        return None
-    author, refs = shown_name(prov.author), tuple(shown_name(r) for r in prov.refs)
-    if author == prov.author and refs == prov.refs:
-        return prov
-    from dataclasses import replace  # rare: only when a name holds a key shape
-    return replace(prov, author=author, refs=refs)
 
 
 _PROBES = ("a", "a.py", "src/app/settings.py", ".env", "deploy/prod/.env.local")

@@ -25,7 +25,7 @@ from keyguard.git import objects as gobjects
 from keyguard.git import refs as grefs
 from keyguard.incident.facts import KINDS, Location, Occurrence
 from keyguard.incident.needles import ExactDetector, needles_for
-from keyguard.redact import scrub, shown_name
+from keyguard.redact import scrub
 from keyguard.sources.history import HistorySource
 from keyguard.sources.submodules import WithSubmodules
 from keyguard.sources.interface import LocatedHit
@@ -88,8 +88,7 @@ def _occurrence(group: list[LocatedHit], enc: str, secret: str, stash: dict[str,
     note = note or _NOTES.get(kind, "")
     object_id = p.commit if kind in ("commit-message", "commit-identity") else p.blob
     return Occurrence(kind, path=lh.path, line=lh.hit.line, count=count, encoding=enc, commit=p.commit,
-                      object_id=object_id, author=shown_name(p.author), date=p.date,
-                      refs=tuple(shown_name(r) for r in refs),
+                      object_id=object_id, author=p.author, date=p.date, refs=refs,
                       removed_in=tuple(removals.get((p.blob, lh.path), ())), note=note)
 
 

@@ -78,7 +78,7 @@ from keyguard.git.objects import BatchReader, CatFile, Entry
 from keyguard.git.run import output as git_output
 from keyguard.git.run import run as git_run
 from keyguard.model import Provenance
-from keyguard.redact import scrub
+from keyguard.redact import scrub, shown_name
 from keyguard.sources import blob, names
 from keyguard.sources.blob import CHUNK, CHUNK_THRESHOLD, MAX_SIZE
 from keyguard.sources.interface import LocatedHit, Source
@@ -453,16 +453,17 @@ class HistorySource(Source):
                 if commit and commit not in meta and kind != "tag-message":
                     got = cat.read(commit)
                     meta[commit] = gcommits.parse_commit(got[1]) if got and got[0] == "commit" else ("", "")
-        # an author or tagger whose name or e-mail holds a key is shown redacted, in every finding
-        found_secrets = [p[0].secret for p in pending]
-        meta = {c: (scrub(a, found_secrets), d) for c, (a, d) in meta.items()}
-        tags = {t: (target, name, scrub(tagger, found_secrets), date)
+        # an author, tagger or ref name holding a key is shown redacted, in every finding
+        found_secrets = sorted({p[0].secret for p in pending}, key=len, reverse=True)
+        meta = {c: (shown_name(a, found_secrets), d) for c, (a, d) in meta.items()}
+        tags = {t: (target, name, shown_name(tagger, found_secrets), date)
                 for t, (target, name, tagger, date) in tags.items()}
         commits = {p[3] for p in pending if p[3] and p[2] != "tag-message"}
         if self.exclude_all_refs:  # no existing ref reaches these commits; HEAD is not asked about
             refs, at_head, names_at_head = {}, None, None
         else:
-            refs = self._refs_containing(commits, log, walk)
+            refs = {c: tuple(shown_name(r) for r in names)
+                    for c, names in self._refs_containing(commits, log, walk).items()}
             at_head = self._secrets_at_head(found, {p[0].secret for p in pending}, ranged)
             names_at_head = self._names_at_head({p[0].secret for p in pending if p[2] == "tree"})
         for hit, path, kind, commit, blob in pending:
@@ -474,7 +475,8 @@ class HistorySource(Source):
             if kind == "tag-message" or (kind == "unreachable" and blob in tags):
                 target, name, tagger, date = tags[blob]
                 prov = Provenance(commit=target, author=tagger, date=date, kind=kind, blob=blob,
-                                  refs=tuple(tag_refs.get(blob, ())), present_at_head=present)
+                                  refs=tuple(shown_name(r) for r in tag_refs.get(blob, ())),
+                                  present_at_head=present)
             else:
                 if commit and kind in ("blob", "commit-message", "commit-identity") and walk is not None \
                         and not refs.get(commit):
