@@ -129,23 +129,3 @@ def test_json_format_never_imports_rich(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")],
                        capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"
-
-
-def test_report_text_is_exactly_what_json_dumps_writes():
-    """The JSON, GitLab and SARIF writers use report/jsontext.py for speed: same bytes as the standard
-    library (``indent=2, ensure_ascii=False``), so no consumer sees a difference."""
-    import pytest
-
-    from keyguard.report import jsontext
-
-    odd = {"": [], "e": {}, "nested": [[{}], [[]], {"a": [1, -2, 3.5, 1e300, -0.0]}],
-           "text": "quote \" backslash \\ tab \t newline \n nul \x00 bell \x07 del \x7f é 鍵 \U0001F511 \u2028",
-           "special": [float("nan"), float("inf"), -float("inf")], "flags": [True, False, None],
-           "tuple": (1, "two", (3,)), 7: "int key", 2.5: "float key", True: "bool key", None: "none key",
-           "big": 2 ** 80, "bool-subclass-int": [True, 0]}
-    report = json_report.to_dict(rich_report("history")[0])
-    for value in (odd, report, [], {}, "plain", 3, None):
-        for indent in (2, 4):
-            assert jsontext.dumps(value, indent) == json.dumps(value, indent=indent, ensure_ascii=False)
-    with pytest.raises(TypeError):
-        jsontext.dumps({"x": {1, 2}})

@@ -26,12 +26,12 @@ redacted key and the fingerprint go into ``details``.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import uuid
 from typing import Any, TextIO
 
 from keyguard import __version__
 from keyguard.model import Finding, ScanReport
-from keyguard.report import jsontext
 from keyguard.report.interface import ReportOptions
 from keyguard.report.summary import SecretGuard, ordered
 
@@ -45,7 +45,7 @@ _TOOL = {"id": "keyguard", "name": "keyguard", "version": __version__, "vendor":
 def write(report: ScanReport, stream: TextIO, options: ReportOptions) -> None:
     """Write ``report`` as a GitLab secret-detection report (never with secrets)."""
     # one write (json.dump would call stream.write for every token, ~75 per finding)
-    stream.write(jsontext.dumps(to_dict(report)) + "\n")
+    stream.write(json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n")
 
 
 def to_dict(report: ScanReport, now: _dt.datetime | None = None) -> dict[str, Any]:

@@ -9,12 +9,12 @@ names never change within ``schema`` version 1; new fields may be added.
 
 from __future__ import annotations
 
+import json
 from typing import Any, TextIO
 
 from keyguard import __version__
 from keyguard.model import (Finding, HygieneFinding, KeyRecord, Provenance, Revocation, ScanReport,
                             Verification, is_off)
-from keyguard.report import jsontext
 from keyguard.report.interface import ReportOptions
 from keyguard.report.summary import SecretGuard, ordered, ordered_hygiene, severity_counts
 
@@ -25,7 +25,7 @@ SCHEMA = "keyguard-report/1"
 def write(report: ScanReport, stream: TextIO, options: ReportOptions) -> None:
     """Write ``report`` as one JSON document (UTF-8, two-space indent, trailing newline)."""
     # one write (json.dump would call stream.write for every token, ~75 per finding)
-    stream.write(jsontext.dumps(to_dict(report, options)) + "\n")
+    stream.write(json.dumps(to_dict(report, options), indent=2, ensure_ascii=False) + "\n")
 
 
 def to_dict(report: ScanReport, options: ReportOptions = ReportOptions()) -> dict[str, Any]:

@@ -38,7 +38,6 @@ from urllib.parse import quote
 
 from keyguard import __version__
 from keyguard.model import Finding, HygieneFinding, ScanReport, Severity
-from keyguard.report import jsontext
 from keyguard.report.interface import ReportOptions
 from keyguard.report.linehash import LineHasher
 from keyguard.report.summary import (FIX_STEPS, HISTORY_FIX, SecretGuard, ordered, ordered_hygiene,
@@ -188,7 +187,7 @@ def _render(report, runs: list[_Run], cuts: list[int], warnings: list[str], tota
                         len(run.results) - cut))
     log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": out}
     if indent:
-        return jsontext.dumps(log, indent)
+        return json.dumps(log, indent=indent, ensure_ascii=False)
     return json.dumps(log, ensure_ascii=False, separators=(",", ":"))
 
 
