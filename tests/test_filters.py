@@ -164,3 +164,21 @@ def test_prefix_with_a_random_body_outside_the_alphabet_is_low_severity_unknown_
     assert hit.suppressed is None and hit.severity is not None and hit.severity.value == "low"
     assert dict(hit.details)["format"] == "key-shaped, unknown format"
     assert hit.secret == value
+
+
+def test_a_placeholder_word_inside_a_random_body_keeps_it_a_key():
+    # the CI run that found it: "...om9dummyot5" in a random key was suppressed as a placeholder
+    for _ in range(200):
+        key = keys.platform_key()
+        at = secrets.randbelow(20) + 12  # inside the body, never at its start or end
+        key = key[:at] + "dummy" + key[at + 5:]
+        assert [h.suppressed for h in DETECTOR.scan(f"k = {key}\n".encode())] == [None], key
+
+
+@pytest.mark.parametrize("body", [
+    "dummy8f3k2j5h7g9d1s4a6q0w2e4r6t", "8f3k2j5h7g9d1s4a6q0w2e4r6tdummy", "my_example_key_8f3k2j5h7g",
+    "MyExampleKey8f3k2j5h7g9d1s4a", "j5h7g9d1DummyToken4a6q0w2e4r", "abcXYZ_SAMPLE_e4r6t8y0u2i4o6",
+    "yourkeygoeshere", "8f3k2SecretZ9d1s4a6q0w2e4r6t",
+])
+def test_a_placeholder_word_standing_as_a_word_is_a_placeholder(body):
+    assert body_reason(body, 3.0) == "placeholder:word"
