@@ -11,6 +11,8 @@
 #                    `git cat-file --batch` readers, output discarded (list and split included)
 #   keyguard         bench/run_history.py REPO (HistorySource + the real Detector, default workers)
 #   keyguard-cli     keyguard scan --history --repo REPO (the whole command a user runs, JSON report)
+#   keyguard-cli-std the same with KEYGUARD_NATIVE=0: the standard-library needle search even
+#                    where the native one (keyguard[fast], Hyperscan) is installed
 # Target: keyguard <= 2.0x floor-2readers.
 # Peak RSS: keyguard's own Python process and its largest child (from getrusage), and
 # the floor's largest git process (GNU time), measured in one extra run each.
@@ -34,10 +36,11 @@ git -C "$REPO" cat-file --batch-check='%(objecttype) %(objectsize)' --batch-all-
 
 # Timed ALTERNATELY (floor, keyguard, keyguard-cli, floor, ...; bench/alternate.py), medians.
 "$PY" "$HERE/alternate.py" --runs "$RUNS" --warmup 1 --title "history scan of $REPO" \
-  --ratio keyguard/floor-2readers --ratio keyguard-cli/floor-2readers \
+  --ratio keyguard/floor-2readers --ratio keyguard-cli/floor-2readers --ratio keyguard-cli-std/floor-2readers \
   "floor-2readers=$PY '$HERE/floor_readers.py' '$REPO' 2" \
   "keyguard=PYTHONPATH='$ROOT' '$PY' '$HERE/run_history.py' '$REPO'" \
-  "keyguard-cli=PYTHONPATH='$ROOT' '$PY' -m keyguard scan --history --repo '$REPO' -q --no-progress -f json -o '$WORK/report.json'"
+  "keyguard-cli=PYTHONPATH='$ROOT' '$PY' -m keyguard scan --history --repo '$REPO' -q --no-progress -f json -o '$WORK/report.json'" \
+  "keyguard-cli-std=KEYGUARD_NATIVE=0 PYTHONPATH='$ROOT' '$PY' -m keyguard scan --history --repo '$REPO' -q --no-progress -f json -o '$WORK/report-std.json'"
 echo "  target: keyguard / floor-2readers <= 2.0x"
 
 echo "peak RSS (one more run each):"

@@ -176,6 +176,9 @@ def world(tmp_path_factory) -> World:
     w.reports[HISTORY] = json.loads(_run(keyguard, w, "scan", "--history", *json_out, cwd=repo.path)[1])
     w.reports[UNREACHABLE] = json.loads(_run(keyguard, w, "scan", "--history", "--include-unreachable",
                                              *json_out, cwd=repo.path)[1])
+    # the same with the standard-library needle search (the native one is on when Hyperscan is installed)
+    w.reports["standard-search"] = json.loads(_run(keyguard, w, "scan", "--history", "--include-unreachable",
+                                                   *json_out, cwd=repo.path, env={"KEYGUARD_NATIVE": "0"})[1])
     w.reports[RANGE] = json.loads(_run(keyguard, w, "scan", "--history", f"{w.base}..HEAD", *json_out,
                                        cwd=repo.path)[1])
     w.reports["since"] = json.loads(_run(keyguard, w, "scan", "--history", "--since", w.base, *json_out,
@@ -231,6 +234,17 @@ def test_fragments_and_unknown_formats_are_low_and_never_whole_keys(world: World
     for mode in (STAGED, WORKTREE, HISTORY):
         hits = _found(world.reports[mode])[odd]
         assert {f["severity"] for f in hits} == {"low"}, (mode, hits)
+
+
+def test_the_native_needle_search_finds_what_the_standard_one_finds(world: World):
+    pytest.importorskip("hyperscan", reason="the native needle search is not installed here")
+
+    def seen(report: dict) -> list[tuple]:
+        return sorted((f["fingerprint"], f["path"], f["line"], f.get("encoding") or "", f["provenance"]["commit"])
+                      for f in report["findings"])
+
+    assert seen(world.reports[UNREACHABLE]) == seen(world.reports["standard-search"])
+    assert len(seen(world.reports[UNREACHABLE])) >= len(world.keys)
 
 
 def test_git_places_are_named(world: World):

@@ -42,7 +42,7 @@ import time
 from bisect import bisect_right, insort
 from itertools import chain
 
-from keyguard.detect import archives, decoders, filters
+from keyguard.detect import archives, decoders, filters, prefilter
 from keyguard.detect.lazyregex import LazyRegex
 from keyguard.model import Hit, Rule, Severity
 from keyguard.record import record
@@ -410,6 +410,15 @@ class Detector:
         self._escapes = [(s, LazyRegex(re.escape(s) + _ESCAPE_AHEAD)) for s in self._key_stems]
         self._literal_ends = [(s, LazyRegex(re.escape(s) + _LITERAL_END)) for s in self._key_stems]
         self._escapes += [(h, LazyRegex(re.escape(h))) for h in self._escaped_heads]
+        self._native: prefilter.NativeNeedles | None = None
+        """The native needle search (``prefilter``), made on first use in each process."""
+        self._native_made = False
+
+    def __getstate__(self) -> dict:
+        """Pickled for reader processes (spawn): the native search is made again there."""
+        state = self.__dict__.copy()
+        state["_native"], state["_native_made"] = None, False
+        return state
 
     @staticmethod
     def _stem(rule: Rule) -> bytes:
@@ -440,10 +449,22 @@ class Detector:
     def pieces_with_needles(self, data: bytes, ends: Sequence[int]) -> set[int]:
         """Indexes of the pieces of ``data`` (piece ``i`` ends at ``ends[i]``, sorted) holding a needle.
 
-        One pass per search over ``data`` in all: after a hit the search resumes at the
+        One pass for all needles with the native search (``prefilter``) when installed;
+        else one pass per search over ``data``: after a hit the search resumes at the
         end of its piece. Exact for text; zip archives and UTF-16 text must be
         recognised by the caller (their first bytes), as in ``might_contain``.
         """
+        if not self._native_made:
+            self._native, self._native_made = prefilter.native(self.keywords), True
+        native = self._native
+        if native is not None:
+            marked = native.pieces(data, ends)
+            if marked is not None:
+                return marked
+        return self.pieces_by_search(data, ends)
+
+    def pieces_by_search(self, data: bytes, ends: Sequence[int]) -> set[int]:
+        """``pieces_with_needles`` with the standard library only (one pass per search)."""
         marked: set[int] = set()
         n = len(ends)
         for search in self._searches:
