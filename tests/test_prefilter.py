@@ -59,3 +59,27 @@ def test_the_switch_turns_the_native_search_off(detector, monkeypatch):
     fresh = Detector(load_rules())
     assert fresh.pieces_with_needles(b"a flux_x\n", [8]) == {0}
     assert fresh._native is None
+
+
+def test_a_big_text_scanned_with_the_needles_it_holds_gives_the_same_hits():
+    # a text over NATIVE_PRESENCE_MIN asks the native search which needles it holds, once,
+    # and skips the searches of the others: every way a key is written must still be found
+    from test_where_keys_hide import CASES, content, key_for
+
+    from keyguard.detect import detector as det
+
+    native, standard = Detector(load_rules()), Detector(load_rules())
+    native._native, native._native_made = prefilter.native(native.keywords), True
+    standard._native_made = True
+    pad = b"def flush(self):\n    return float(self.level) % 2\n" * (det.NATIVE_PRESENCE_MIN // 40)
+    found = 0
+    for case in CASES:
+        key = key_for(case)
+        text = content(case, key)
+        for data in (pad + text + pad, pad + text, text + pad):
+            assert len(data) >= det.NATIVE_PRESENCE_MIN
+            a = [(h.secret, h.line, h.column, h.encoding, h.suppressed) for h in native.scan(data)]
+            b = [(h.secret, h.line, h.column, h.encoding, h.suppressed) for h in standard.scan(data)]
+            assert a == b, case
+            found += any(h[0] == key for h in a)
+    assert found >= 2 * len(CASES)  # text shapes are found however padded

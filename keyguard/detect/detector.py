@@ -50,7 +50,7 @@ from keyguard.record import record
 TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 
 if TYPE_CHECKING:
-    from typing import Iterable, Iterator, Sequence
+    from typing import Callable, Iterable, Iterator, Sequence
 
 OVERLAP = 32 * 1024
 """Bytes carried from one chunk to the next in ``scan_chunks`` (longer than any key)."""
@@ -94,6 +94,9 @@ LIMIT = "limit:"
 EXPIRED_SEVERITY = Severity.LOW
 """Severity of a FluxLoop JWT API key whose ``exp`` has passed."""
 
+NATIVE_PRESENCE_MIN = 64 * 1024
+"""A text this long, in a process that has the native needle search, asks it once which needles
+it holds; a shorter one asks ``in`` per needle (cheaper than a call into the library)."""
 _RARE_FIRST = b"$&Z!|?X;J\\V<WKY+GH%~/^{}Q@z>B'*P#jFDU978M65LO3R4I][NC2-SAq0kExv1Tw`=gb:y(),h\"fu.pmd_cliornaste"
 """Printable bytes by frequency in source-code history, rarest first (measured on sqlalchemy)."""
 RARE_ANCHOR = 20
@@ -637,7 +640,8 @@ class Detector:
 
     def _candidates(self, buf: bytes, depth: int, limits: _Limits) -> list[_Candidate]:
         """Every match in ``buf``: rule regexes, placeholders, escaped and base64 forms."""
-        present = [n for n in self._plain if n in buf]
+        has = self._holds(buf)
+        present = [n for n in self._plain if has(n)]
         cands: list[_Candidate] = []
         if present:
             for rule, needle in self._rule_needles:
@@ -654,12 +658,20 @@ class Detector:
                 cands = sorted([c for c in cands if not _inside(taken, c.start)] + joined, key=lambda c: c.start)
             spans = [(c.start, c.end) for c in cands]
             cands += self._placeholders(buf, spans, limits)
-            cands += self._escaped(buf, spans, limits)
-        elif any(h in buf for h in self._escaped_heads):
-            cands += self._escaped(buf, [], limits)
+            cands += self._escaped(buf, spans, limits, has)
+        elif any(has(h) for h in self._escaped_heads):
+            cands += self._escaped(buf, [], limits, has)
         if depth < MAX_DEPTH:
-            cands += self._base64(buf, depth, limits)
+            cands += self._base64(buf, depth, limits, has)
         return cands
+
+    def _holds(self, buf: bytes) -> Callable[[bytes], bool]:
+        """``needle in buf`` for the needles (``keywords``): from one native pass when this
+        process has the native search and ``buf`` is long, else a search per question."""
+        native = self._native
+        if native is None or len(buf) < NATIVE_PRESENCE_MIN:
+            return buf.__contains__
+        return native.present(buf).__contains__
 
     @staticmethod
     def _most_specific(cands: list[_Candidate]) -> list[_Candidate]:
@@ -789,7 +801,8 @@ class Detector:
                     out.append(_Candidate(s, end, rule, prefix + body, "concatenation", partial=True))
         return self._most_specific(out)
 
-    def _escaped(self, buf: bytes, spans: list[tuple[int, int]], limits: _Limits) -> list[_Candidate]:
+    def _escaped(self, buf: bytes, spans: list[tuple[int, int]], limits: _Limits,
+                 has: Callable[[bytes], bool]) -> list[_Candidate]:
         """Keys written with URL (``%5F``) or JSON (``\\u005f``) escapes, decoded in place.
 
         A region is decoded once (``_ESCAPE_WINDOW`` bytes); keys starting in its first
@@ -799,7 +812,7 @@ class Detector:
         found: list[_Candidate] = []
         key_rules = [r for r in self.rules if r.kind == "key"]
         for stem, trigger in self._escapes:
-            if stem not in buf:
+            if not has(stem):
                 continue
             next_free = 0
             for m in trigger.finditer(buf):
@@ -826,12 +839,14 @@ class Detector:
                             found.append(_Candidate(start, s + un.original(e), rule, mm.group(g), "+".join(sorted(used))))
         return [c for c in self._most_specific(found) if not _inside(spans, c.start)]
 
-    def _base64(self, buf: bytes, depth: int, limits: _Limits) -> list[_Candidate]:
+    def _base64(self, buf: bytes, depth: int, limits: _Limits, has: Callable[[bytes], bool]) -> list[_Candidate]:
         """Keys inside base64 runs (any byte alignment), positioned at the run."""
         out: list[_Candidate] = []
         done: list[tuple[int, int]] = []  # decoded runs, kept sorted
         seen: set[tuple[int, bytes]] = set()
         for needle, shift in self._b64:
+            if not has(needle):
+                continue
             pos = buf.find(needle)
             examined = 0
             while pos != -1 and examined < MAX_NEEDLE_HITS:

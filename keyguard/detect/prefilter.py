@@ -10,8 +10,10 @@ needles in one pass: 0.27-0.35 s per 800 MB (``bench/run_history.py REPO --needl
 It is an optional extra (``pip install 'keyguard[fast]'``): wheels exist for
 Linux x86_64, macOS and Windows, not for Linux on ARM. Without it, or with
 ``KEYGUARD_NATIVE=0`` in the environment, the standard-library search runs; both
-give the same answer (tests compare them). Only history windows use it: the
-pre-commit path never imports it (15 ms).
+give the same answer (tests compare them). Only history readers use it (for
+their windows, and then to tell a big object's full scan which needles it holds,
+so the scan skips the searches of absent ones): the pre-commit path never imports
+it (15 ms).
 """
 
 from __future__ import annotations
@@ -32,9 +34,28 @@ class NativeNeedles:
 
     def __init__(self, hyperscan, needles: Sequence[bytes]):
         self._terminated = hyperscan.ScanTerminated
+        self._needles = list(needles)
         self._lengths = [len(n) for n in needles]
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(expressions=list(needles), ids=list(range(len(needles))), literal=True, flags=0)
+        self._db = self._compile(hyperscan, 0)
+        """Reports every occurrence (``pieces``)."""
+        self._once = self._compile(hyperscan, hyperscan.HS_FLAG_SINGLEMATCH)
+        """Reports each needle once (``present``)."""
+
+    def _compile(self, hyperscan, flags: int):
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        db.compile(expressions=self._needles, ids=list(range(len(self._needles))), literal=True, flags=flags)
+        return db
+
+    def present(self, data: bytes) -> set[bytes]:
+        """The needles ``data`` holds (one pass, one callback per needle at most)."""
+        found: set[bytes] = set()
+        needles = self._needles
+
+        def on_match(needle: int, _from: int, _to: int, _flags: int, _ctx) -> None:
+            found.add(needles[needle])
+
+        self._once.scan(data, match_event_handler=on_match)
+        return found
 
     def pieces(self, data: bytes, ends: Sequence[int]) -> set[int] | None:
         """Indexes of the pieces of ``data`` (piece ``i`` ends at ``ends[i]``) a needle begins in;
