@@ -58,7 +58,17 @@ def test_the_switch_turns_the_native_search_off(detector, monkeypatch):
     assert prefilter.native(detector.keywords) is None
     fresh = Detector(load_rules())
     assert fresh.pieces_with_needles(b"a flux_x\n", [8]) == {0}
-    assert fresh._native is None
+    assert fresh._native.made() is None
+
+
+def test_a_pickled_detector_makes_its_native_search_again(detector):
+    import pickle
+
+    assert detector.pieces_with_needles(b"a flux_x\n", [8]) == {0}
+    assert detector._native.made() is not None
+    copy = pickle.loads(pickle.dumps(detector))  # what a spawned reader process receives
+    assert copy._native.made() is None
+    assert copy.pieces_with_needles(b"a flux_x\n", [8]) == {0} and copy._native.made() is not None
 
 
 def test_a_big_text_scanned_with_the_needles_it_holds_gives_the_same_hits():
@@ -69,8 +79,8 @@ def test_a_big_text_scanned_with_the_needles_it_holds_gives_the_same_hits():
     from keyguard.detect import detector as det
 
     native, standard = Detector(load_rules()), Detector(load_rules())
-    native._native, native._native_made = prefilter.native(native.keywords), True
-    standard._native_made = True
+    assert native._native.get() is not None  # as a history reader has it after its first window
+    assert standard._native.made() is None
     pad = b"def flush(self):\n    return float(self.level) % 2\n" * (det.NATIVE_PRESENCE_MIN // 40)
     found = 0
     for case in CASES:

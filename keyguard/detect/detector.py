@@ -413,15 +413,8 @@ class Detector:
         self._escapes = [(s, LazyRegex(re.escape(s) + _ESCAPE_AHEAD)) for s in self._key_stems]
         self._literal_ends = [(s, LazyRegex(re.escape(s) + _LITERAL_END)) for s in self._key_stems]
         self._escapes += [(h, LazyRegex(re.escape(h))) for h in self._escaped_heads]
-        self._native: prefilter.NativeNeedles | None = None
-        """The native needle search (``prefilter``), made on first use in each process."""
-        self._native_made = False
-
-    def __getstate__(self) -> dict:
-        """Pickled for reader processes (spawn): the native search is made again there."""
-        state = self.__dict__.copy()
-        state["_native"], state["_native_made"] = None, False
-        return state
+        self._native = prefilter.Lazy(self.keywords)
+        """The native needle search, made on first use in each process."""
 
     @staticmethod
     def _stem(rule: Rule) -> bytes:
@@ -457,9 +450,7 @@ class Detector:
         end of its piece. Exact for text; zip archives and UTF-16 text must be
         recognised by the caller (their first bytes), as in ``might_contain``.
         """
-        if not self._native_made:
-            self._native, self._native_made = prefilter.native(self.keywords), True
-        native = self._native
+        native = self._native.get()
         if native is not None:
             marked = native.pieces(data, ends)
             if marked is not None:
@@ -668,7 +659,7 @@ class Detector:
     def _holds(self, buf: bytes) -> Callable[[bytes], bool]:
         """``needle in buf`` for the needles (``keywords``): from one native pass when this
         process has the native search and ``buf`` is long, else a search per question."""
-        native = self._native
+        native = self._native.made()
         if native is None or len(buf) < NATIVE_PRESENCE_MIN:
             return buf.__contains__
         return native.present(buf).__contains__

@@ -10,17 +10,20 @@ needles in one pass: 0.27-0.35 s per 800 MB (``bench/run_history.py REPO --needl
 It is an optional extra (``pip install 'keyguard[fast]'``): wheels exist for
 Linux x86_64, macOS and Windows, not for Linux on ARM. Without it, or with
 ``KEYGUARD_NATIVE=0`` in the environment, the standard-library search runs; both
-give the same answer (tests compare them). Only history readers use it (for
-their windows, and then to tell a big object's full scan which needles it holds,
-so the scan skips the searches of absent ones): the pre-commit path never imports
-it (15 ms).
+give the same answer (tests compare them). Only history readers use it
+(``scan --history``, ``audit``, ``incident``): for their windows, and then to tell a
+big object's full scan which needles it holds, so the scan skips the searches of
+absent ones. The pre-commit path never imports it (15 ms).
 """
 
 from __future__ import annotations
 
 import os
 from bisect import bisect_right
-from typing import Sequence
+
+TYPE_CHECKING = False  # typing is not imported on the pre-commit path (the detector imports this module)
+if TYPE_CHECKING:
+    from typing import Sequence
 
 ENV_SWITCH = "KEYGUARD_NATIVE"
 """``KEYGUARD_NATIVE=0`` turns the native search off (the standard-library one runs)."""
@@ -73,6 +76,32 @@ class NativeNeedles:
             return None
         n = len(ends)
         return {i for i in (bisect_right(ends, s) for s in starts) if i < n}
+
+
+class Lazy:
+    """The native search of a fixed set of needles, made on first use in each process.
+
+    A detector holds one; it is pickled for reader processes started with ``spawn``
+    (not Linux) without the compiled database, which each process makes again.
+    """
+
+    def __init__(self, needles: Sequence[bytes]):
+        self.needles = tuple(needles)
+        self._search: NativeNeedles | None = None
+        self._made = False
+
+    def get(self) -> NativeNeedles | None:
+        """The native search (made now if it was not), or None without one."""
+        if not self._made:
+            self._search, self._made = native(self.needles), True
+        return self._search
+
+    def made(self) -> NativeNeedles | None:
+        """The native search if ``get`` made it in this process, else None (nothing is loaded)."""
+        return self._search
+
+    def __getstate__(self) -> dict:
+        return {"needles": self.needles, "_search": None, "_made": False}
 
 
 def native(needles: Sequence[bytes]) -> NativeNeedles | None:

@@ -52,12 +52,16 @@ How (each unique blob is read once)
   Range scans take their blobs and commits from the ``git log -c --raw`` pass
   over the range itself.
 
-Where the time goes (sqlalchemy: 4.5 GB of blobs, 2 cores, ``bench/history.sh``)
-  git cat-file ~5.5 s CPU; Python ~1.7 s CPU per GB, of which ~1.1 s is the ``fl``
-  search (``flux``/``flx`` hold no rare byte), ~0.2 s the rare-byte probes (``eyJ``
-  and the base64 forms) and ~0.4 s reading the pipe. Both cores stay busy, so the
-  wall time is about (git + Python CPU) / 2. A smaller git delta-base cache would
-  cut cat-file's RSS (250 -> 166 MB at 32 MB) but costs 50% more git CPU.
+Where the time goes (sqlalchemy: 4.6 GB of blobs, 2 cores, ``bench/history.sh``)
+  git cat-file ~5.5 s CPU (the floor's), ~1.5 s more for writing into the pipe and
+  for the trees. Python, per reader over its half: reading the pipe, and the needle
+  search over every window: ~1.2 s CPU per 800 MB with the standard library (seven
+  passes: the ``fl`` regex ~0.5 s, the rare-byte probes the rest), 0.27 s with the
+  native search (``keyguard.detect.prefilter``, one pass). Then the full scan of
+  the objects a needle names: 79 MB of changelog versions holding the word "flux".
+  Both cores stay busy, so the wall time is about (git + Python CPU) / 2. A smaller
+  git delta-base cache would cut cat-file's RSS (250 -> 166 MB at 32 MB) but costs
+  50% more git CPU.
 """
 
 from __future__ import annotations
