@@ -50,7 +50,7 @@ from keyguard.record import record
 TYPE_CHECKING = False  # typing is not imported on the pre-commit path
 
 if TYPE_CHECKING:
-    from typing import Callable, Iterable, Iterator, Sequence
+    from typing import Iterable, Iterator, Sequence
 
 OVERLAP = 32 * 1024
 """Bytes carried from one chunk to the next in ``scan_chunks`` (longer than any key)."""
@@ -631,8 +631,8 @@ class Detector:
 
     def _candidates(self, buf: bytes, depth: int, limits: _Limits) -> list[_Candidate]:
         """Every match in ``buf``: rule regexes, placeholders, escaped and base64 forms."""
-        has = self._holds(buf)
-        present = [n for n in self._plain if has(n)]
+        holds = self._holds(buf)
+        present = [n for n in self._plain if n in holds]
         cands: list[_Candidate] = []
         if present:
             for rule, needle in self._rule_needles:
@@ -649,20 +649,21 @@ class Detector:
                 cands = sorted([c for c in cands if not _inside(taken, c.start)] + joined, key=lambda c: c.start)
             spans = [(c.start, c.end) for c in cands]
             cands += self._placeholders(buf, spans, limits)
-            cands += self._escaped(buf, spans, limits, has)
-        elif any(has(h) for h in self._escaped_heads):
-            cands += self._escaped(buf, [], limits, has)
+            cands += self._escaped(buf, spans, limits, holds)
+        elif any(h in holds for h in self._escaped_heads):
+            cands += self._escaped(buf, [], limits, holds)
         if depth < MAX_DEPTH:
-            cands += self._base64(buf, depth, limits, has)
+            cands += self._base64(buf, depth, limits, holds)
         return cands
 
-    def _holds(self, buf: bytes) -> Callable[[bytes], bool]:
-        """``needle in buf`` for the needles (``keywords``): from one native pass when this
-        process has the native search and ``buf`` is long, else a search per question."""
+    def _holds(self, buf: bytes) -> bytes | set[bytes]:
+        """What to ask ``needle in`` for the needles (``keywords``) of ``buf``: the set of those it
+        holds, from one native pass, when this process has the native search and ``buf`` is
+        long; else ``buf`` itself (a search per question)."""
         native = self._native.made()
         if native is None or len(buf) < NATIVE_PRESENCE_MIN:
-            return buf.__contains__
-        return native.present(buf).__contains__
+            return buf
+        return native.present(buf)
 
     @staticmethod
     def _most_specific(cands: list[_Candidate]) -> list[_Candidate]:
@@ -793,7 +794,7 @@ class Detector:
         return self._most_specific(out)
 
     def _escaped(self, buf: bytes, spans: list[tuple[int, int]], limits: _Limits,
-                 has: Callable[[bytes], bool]) -> list[_Candidate]:
+                 holds: bytes | set[bytes]) -> list[_Candidate]:
         """Keys written with URL (``%5F``) or JSON (``\\u005f``) escapes, decoded in place.
 
         A region is decoded once (``_ESCAPE_WINDOW`` bytes); keys starting in its first
@@ -803,7 +804,7 @@ class Detector:
         found: list[_Candidate] = []
         key_rules = [r for r in self.rules if r.kind == "key"]
         for stem, trigger in self._escapes:
-            if not has(stem):
+            if stem not in holds:
                 continue
             next_free = 0
             for m in trigger.finditer(buf):
@@ -830,13 +831,13 @@ class Detector:
                             found.append(_Candidate(start, s + un.original(e), rule, mm.group(g), "+".join(sorted(used))))
         return [c for c in self._most_specific(found) if not _inside(spans, c.start)]
 
-    def _base64(self, buf: bytes, depth: int, limits: _Limits, has: Callable[[bytes], bool]) -> list[_Candidate]:
+    def _base64(self, buf: bytes, depth: int, limits: _Limits, holds: bytes | set[bytes]) -> list[_Candidate]:
         """Keys inside base64 runs (any byte alignment), positioned at the run."""
         out: list[_Candidate] = []
         done: list[tuple[int, int]] = []  # decoded runs, kept sorted
         seen: set[tuple[int, bytes]] = set()
         for needle, shift in self._b64:
-            if not has(needle):
+            if holds is not buf and needle not in holds:  # (a find needs no ``in`` first)
                 continue
             pos = buf.find(needle)
             examined = 0
