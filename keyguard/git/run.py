@@ -331,13 +331,21 @@ def _spawn(args: Sequence[str], cwd: str | Path, env: dict[str, str], out_fd: in
     actions = [(os.POSIX_SPAWN_DUP2, out_fd, 1), (os.POSIX_SPAWN_DUP2, err_fd, 2)]
     if in_fd is not None:
         actions.append((os.POSIX_SPAWN_DUP2, in_fd, 0))
+    # A stop (Ctrl-C, SIGTERM, the pre-receive hook's time budget) raised as posix_spawnp returns,
+    # before ``pid`` is kept, would leave git running: those signals wait until the try below.
+    stops = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGALRM") if hasattr(signal, n)}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
-        pid = os.posix_spawnp(argv[0], argv, env, setsigdef=reset, file_actions=actions)
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH") from None
+        pid = os.posix_spawnp(argv[0], argv, env, setsigdef=reset, setsigmask=mask, file_actions=actions)
+    except BaseException as exc:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if isinstance(exc, FileNotFoundError):
+            raise GitError("git is not installed or not on PATH") from None
+        raise
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a stop that came meanwhile is raised here
         _, status = os.waitpid(pid, 0)
-    except BaseException:  # Ctrl-C, SIGTERM (Terminated): leave no git running
+    except BaseException:  # Ctrl-C, SIGTERM (Terminated), out of time: leave no git running
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
