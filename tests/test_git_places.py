@@ -46,6 +46,14 @@ def _clone(src: Path, dest: Path, *args: str) -> Repo:
 
 # -- shallow clones ------------------------------------------------------------------------
 
+def _audit_every_report(tmp_path: Path) -> tuple[Path, list[str]]:
+    """An offline ``audit`` writing JSON, SARIF and Markdown into ``tmp_path/out``: (that folder, its args)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    return out, ["audit", "--no-verify", "--no-hygiene", "--no-cache", "--json", str(out / "a.json"),
+                 "--sarif", str(out / "a.sarif"), "--markdown", str(out / "a.md")]
+
+
 def _deep(repo: Repo, key: str) -> None:
     repo.write("old.env", f"FLUXLOOP_API_KEY={key}\n")
     repo.commit("old key")
@@ -90,10 +98,7 @@ def test_shallow_clone_range_scan_warns(repo, keyguard, tmp_path):
 def test_audit_in_a_shallow_clone_warns_and_can_fail(repo, keyguard, tmp_path):
     _deep(repo, platform_key())
     shallow = _clone(repo.path, tmp_path / "shallow", "--depth", "1")
-    out = tmp_path / "out"
-    out.mkdir()
-    args = ["audit", "--no-verify", "--no-hygiene", "--no-cache", "--sarif", str(out / "a.sarif"),
-            "--json", str(out / "a.json"), "--markdown", str(out / "a.md")]
+    out, args = _audit_every_report(tmp_path)
     r = keyguard(*args, cwd=shallow.path)
     assert r.returncode == 0, r.stderr
     assert r.stderr.count(b"shallow clone") == 1
@@ -287,10 +292,7 @@ def test_audit_reads_reflog_only_commits_and_dangling_blobs_by_default(repo, key
     (repo.path / "deploy.env").unlink()
     repo.git("commit", "-q", "--amend", "-m", "deploy, without the env file")  # the key: only in the reflog
     repo.git("hash-object", "-w", "--stdin", input=f"token={k_blob}\n".encode())  # a dangling blob
-    out = tmp_path / "out"
-    out.mkdir()
-    args = ["audit", "--no-verify", "--no-hygiene", "--no-cache", "--json", str(out / "a.json"),
-            "--sarif", str(out / "a.sarif"), "--markdown", str(out / "a.md")]
+    out, args = _audit_every_report(tmp_path)
     r = keyguard(*args, cwd=repo.path)
     assert r.returncode == 1, r.stderr
     kinds = sorted((f["path"], f["provenance"]["kind"]) for f in json.loads((out / "a.json").read_text())["findings"])
