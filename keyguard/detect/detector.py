@@ -450,12 +450,8 @@ class Detector:
         end of its piece. Exact for text; zip archives and UTF-16 text must be
         recognised by the caller (their first bytes), as in ``might_contain``.
         """
-        native = self._native.get()
-        if native is not None:
-            marked = native.pieces(data, ends)
-            if marked is not None:
-                return marked
-        return self.pieces_by_search(data, ends)
+        marked = self._native.pieces(data, ends)
+        return marked if marked is not None else self.pieces_by_search(data, ends)
 
     def pieces_by_search(self, data: bytes, ends: Sequence[int]) -> set[int]:
         """``pieces_with_needles`` with the standard library only (one pass per search)."""

@@ -96,6 +96,12 @@ class Lazy:
             self._search, self._made = native(self.needles), True
         return self._search
 
+    def pieces(self, data: bytes, ends: Sequence[int]) -> set[int] | None:
+        """``NativeNeedles.pieces`` of the native search; None without one (or past ``MAX_MATCHES``):
+        the caller then searches with the standard library."""
+        search = self.get()
+        return search.pieces(data, ends) if search is not None else None
+
     def made(self) -> NativeNeedles | None:
         """The native search if ``get`` made it in this process, else None (nothing is loaded)."""
         return self._search

@@ -143,12 +143,10 @@ class ExactDetector:
         one native pass when installed (``prefilter``), else one search per needle."""
         from bisect import bisect_right
 
-        native = self._native.get()
-        if native is not None:
-            found = native.pieces(data, ends)
-            if found is not None:
-                return found
-        marked: set[int] = set()
+        marked = self._native.pieces(data, ends)
+        if marked is not None:
+            return marked
+        marked = set()
         for n in self.needles:
             pos = data.find(n.data)
             while pos >= 0:
